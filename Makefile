@@ -1,0 +1,86 @@
+# certbot: C core + embedded Lua 5.4.  `make help` lists the targets.
+
+CC      ?= cc
+LUA     ?= lua5.4
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CFLAGS  ?= -O2 -g
+B       ?= build
+
+PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 libcurl openssl)
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+ALLCFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+            -Icsrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CORE_LIBS := -lssl -lcrypto -lcurl -lpthread
+CJSON_A := $(firstword $(wildcard /usr/lib/*/liblua5.4-cjson.a) /usr/lib/x86_64-linux-gnu/liblua5.4-cjson.a)
+
+CORE_SRC := $(filter-out csrc/main.c,$(sort $(wildcard csrc/*.c)))
+CORE_OBJ := $(patsubst csrc/%.c,$(B)/obj/%.o,$(CORE_SRC))
+LUA_SRC  := $(sort $(shell find lua plugins -name '*.lua' 2>/dev/null))
+C_TESTS  := $(patsubst spec/c/%.c,$(B)/ctest/%,$(sort $(wildcard spec/c/test_*.c)))
+
+EXE := $(B)/certbot
+SO  := $(B)/lib/certbot/core.so
+
+.PHONY: all test test-c test-lua asan lint install rock demo bench clean help
+
+all: $(EXE) $(SO)
+
+help:
+	@echo "make            build $(EXE) and $(SO)"
+	@echo "make test       busted specs (Lua 5.4) and C tests; ends with 'N passed, N failed'"
+	@echo "make asan       C tests and crypto specs under AddressSanitizer + UBSan"
+	@echo "make lint       luacheck over lua/, plugins/, spec/"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
+	@echo "make rock       luarocks make (Lua 5.4) from rocks/certbot-scm-1.rockspec"
+	@echo "make demo       start a local Pebble and issue a certificate from it"
+	@echo "make bench      benchmarks side by side with Debian's certbot"
+
+$(B)/obj/%.o: csrc/%.c csrc/core.h csrc/embed.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(B)/embed.c: $(LUA_SRC) csrc/gen_embed.lua
+	@mkdir -p $(@D)
+	$(LUA) csrc/gen_embed.lua $@ $(LUA_SRC)
+
+$(B)/obj/embed.o: $(B)/embed.c csrc/embed.h
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(EXE): $(B)/obj/main.o $(B)/obj/embed.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -rdynamic -o $@ $^ $(CJSON_A) -llua5.4 $(CORE_LIBS) -lm -ldl
+
+# The module for Debian's lua5.4 and LuaRocks: no liblua inside (the
+# interpreter exports the API; a second copy breaks luaL_checkversion).
+$(SO): $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -shared -o $@ $^ $(CORE_LIBS)
+
+$(B)/ctest/%: spec/c/%.c spec/c/tap.h $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -Ispec/c -o $@ $< $(CORE_OBJ) -llua5.4 $(CORE_LIBS) -lm
+
+test: all $(C_TESTS)
+	@sh spec/run.sh $(B)
+
+# Sanitizers: a separate tree, so the normal build stays as it is.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan:
+	$(MAKE) B=$(B)/asan EXTRA_CFLAGS="$(ASAN_FLAGS)" all $(patsubst $(B)/%,$(B)/asan/%,$(C_TESTS))
+	@ASAN_LIB=$$($(CC) -print-file-name=libasan.so) SAN=1 sh spec/run.sh $(B)/asan
+
+lint:
+	luacheck -q lua plugins spec csrc/gen_embed.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(EXE) $(DESTDIR)$(PREFIX)/bin/certbot
+
+rock:
+	luarocks --lua-version=5.4 make rocks/certbot-scm-1.rockspec
+
+bench: all
+	sh bench/startup.sh
+
+clean:
+	rm -rf $(B)
