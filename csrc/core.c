@@ -47,6 +47,8 @@ static const struct {
 	{ "crypto", cb_open_crypto },
 	{ "jws", cb_open_jws },
 	{ "sys", cb_open_sys },
+	{ "standalone", cb_open_standalone },
+	{ "http", cb_open_http },
 };
 
 CB_EXPORT int luaopen_certbot_core(lua_State *L)

@@ -57,8 +57,11 @@ function M.generate(outpath, files)
     local f = assert(io.open(path, "rb"))
     local data = f:read("a")
     f:close()
-    -- Refuse to embed what would not load.
-    assert(load(data, M.chunkname(path), "t"))
+    -- Embed precompiled bytecode (with debug info, so tracebacks keep file
+    -- names and lines): loading it skips the parser at every start.  The
+    -- build's lua5.4 and the linked liblua5.4 are the same Debian version.
+    local fn = assert(load(data, M.chunkname(path), "t"))
+    data = string.dump(fn, false)
     parts[#parts + 1] = string.format(
       "static const unsigned char m%d[] = {\n%s\n0};", i, c_array(data))
     entries[#entries + 1] = string.format('\t{ "%s", "%s", "%s", m%d, %d },',

@@ -32,8 +32,9 @@ static int load_embedded(lua_State *L)
 		lua_pushfstring(L, "%s/%s", dev, m->path);
 		rc = luaL_loadfilex(L, lua_tostring(L, -1), "t");
 	} else {
+		/* Our own modules, precompiled by gen_embed.lua. */
 		rc = luaL_loadbufferx(L, (const char *)m->data, m->len,
-				      m->chunkname, "t");
+				      m->chunkname, "b");
 	}
 	if (rc != LUA_OK)
 		return lua_error(L);

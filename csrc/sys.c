@@ -181,27 +181,62 @@ static int l_read_file(lua_State *L)
 	return 1;
 }
 
-/* mkdir(path, mode) -> true | nil, err, errno.  An existing directory is
- * not an error (true, "exists"); its mode is left alone. */
+static int mkdir_exact(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) != 0)
+		return errno;
+	/* Exactly the mode asked for, whatever the umask. */
+	return chmod(path, mode) == 0 ? 0 : errno;
+}
+
+/* mkdir(path, mode[, parents]) -> true | nil, err, errno.  An existing
+ * directory is not an error (true, "exists"); its mode is left alone.
+ * With parents, missing parents are made too, each with mode. */
 static int l_mkdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0755) & 07777;
+	int parents = lua_toboolean(L, 3);
 	struct stat st;
+	int err;
 
-	if (mkdir(path, mode) == 0) {
-		/* Exactly the mode asked for, whatever the umask. */
-		if (chmod(path, mode) != 0)
-			return fail_errno(L, path, errno);
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		lua_pushboolean(L, 1);
 		lua_pushliteral(L, "exists");
 		return 2;
 	}
-	return fail_errno(L, path, errno);
+	err = mkdir_exact(path, mode);
+	if (err == ENOENT && parents) {
+		char buf[PATH_MAX];
+		size_t i, n = strlen(path);
+
+		if (n >= sizeof buf)
+			return fail_errno(L, path, ENAMETOOLONG);
+		memcpy(buf, path, n + 1);
+		for (i = 1; i < n; i++) {
+			if (buf[i] != '/')
+				continue;
+			buf[i] = '\0';
+			if (stat(buf, &st) != 0) {
+				err = mkdir_exact(buf, mode);
+				if (err != 0 && err != EEXIST)
+					return fail_errno(L, buf, err);
+			} else if (!S_ISDIR(st.st_mode)) {
+				return fail_errno(L, buf, ENOTDIR);
+			}
+			buf[i] = '/';
+		}
+		err = mkdir_exact(path, mode);
+	}
+	if (err == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		lua_pushboolean(L, 1);
+		lua_pushliteral(L, "exists");
+		return 2;
+	}
+	if (err != 0)
+		return fail_errno(L, path, err);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /* symlink_swap(target, linkpath): a new symlink under a temp name, renamed

@@ -3,6 +3,18 @@
 # build, then print one line "N passed, N failed[, N skipped]".
 # SAN=1 (make asan): sanitizer build; busted runs only the specs tagged
 # "core" (those that drive certbot.core directly) with libasan preloaded.
+# spec/run.sh --total FILE: sum the counts that runs appended to FILE
+# (COUNTS=FILE) and print the one closing line.
+print_line() {
+	if [ "$3" -ne 0 ]; then echo "$1 passed, $2 failed, $3 skipped"
+	else echo "$1 passed, $2 failed"; fi
+}
+if [ "${1:-}" = "--total" ]; then
+	set -- $(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$2")
+	print_line "$1" "$2" "$3"
+	[ "$2" -eq 0 ] && [ "$(($1 + $2))" -gt 0 ]
+	exit
+fi
 B=${1:-build}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -34,9 +46,10 @@ if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
 	status=1
 fi
 if [ "$failed" -ne 0 ]; then status=1; fi
-if [ "$skipped" -ne 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
+[ -n "${COUNTS:-}" ] && echo "$passed $failed $skipped" >>"$COUNTS"
+if [ -n "${COUNTS:-}" ]; then
+	echo "# $B: $passed passed, $failed failed, $skipped skipped"
 else
-	echo "$passed passed, $failed failed"
+	print_line "$passed" "$failed" "$skipped"
 fi
 exit $status

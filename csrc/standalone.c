@@ -1,0 +1,1112 @@
+/*
+ * standalone.c: the standalone challenge responders.  One responder owns
+ * its listening socket(s), a pthread running a poll() loop, and a token
+ * set shared with Lua under a mutex.  The thread never calls Lua and never
+ * touches Lua memory: everything it reads was copied into malloc'd memory.
+ * It touches no filesystem either.
+ *
+ * http-01 (RFC 8555 §8.3): GET/HEAD /.well-known/acme-challenge/<token>
+ * answers 200 text/plain with the key authorization when <token> is set,
+ * 404 otherwise; other methods 405.  Every response ends the connection
+ * ("Connection: close").  Hardening (TESTPLAN F1-F3): the request head is
+ * capped at 8 KiB (431), bytes that are not HTTP get 400 at once, each
+ * connection has a deadline counted from accept (slowloris), the number
+ * of connections is capped (the oldest is dropped for a new one), and the
+ * request target must be exactly the challenge path: no query, no
+ * percent-encoding, no dot segments, no absolute form.
+ *
+ * The loop serves listeners of any kind: a listener and each connection
+ * carry a kind, and conn_event() dispatches on it.  tls-alpn-01 joins by
+ * adding a kind, its handshake states and a constructor beside http01().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "core.h"
+
+#define RESPONDER_MT "certbot.standalone"
+
+enum {
+	HEAD_MAX = 8192,        /* request line + headers, terminator included */
+	HEADERS_MAX = 100,      /* header lines per request */
+	METHOD_MAX = 32,
+	TOKEN_MAX = 256,
+	KEYAUTH_MAX = 4096,
+	OUT_MAX = KEYAUTH_MAX + 512,
+	DRAIN_MAX = 65536,      /* bytes discarded after the response */
+	DRAIN_MS = 1000,        /* time allowed for the peer to close after it */
+	LISTEN_PAUSE_MS = 100,  /* after EMFILE and friends */
+	LISTENERS_MAX = 2,
+	CONNS_LIMIT = 65536,
+};
+
+#define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
+
+enum sa_kind { SA_HTTP01 };
+
+enum conn_state { C_READ, C_WRITE, C_DRAIN };
+
+enum http_method { M_NONE, M_GET, M_HEAD, M_OTHER };
+
+struct sa_token {
+	char *token;
+	char *keyauth;
+	size_t kalen;
+};
+
+struct sa_listener {
+	int fd;
+	enum sa_kind kind;
+};
+
+struct sa_conn {
+	int fd;
+	enum sa_kind kind;
+	enum conn_state state;
+	int64_t deadline;       /* monotonic ms: closed when reached */
+	/* http-01 request parsing, incremental over in[0..inlen) */
+	size_t inlen, scan, line_start;
+	int got_line;           /* request line seen */
+	int method_done;        /* the space after the method seen */
+	int nheaders, nhost;
+	enum http_method method;
+	int minor;              /* HTTP/1.<minor> */
+	char token[TOKEN_MAX + 1];
+	int token_ok;           /* target is the challenge path with a well-formed token */
+	size_t drained;
+	size_t outlen, outoff;
+	char in[HEAD_MAX];
+	char out[OUT_MAX];
+};
+
+struct sa_stats {
+	long connections, served, requests, timeouts, evicted;
+};
+
+/* Shared between Lua (main thread) and the responder thread.  Fields under
+ * "lock" are touched by both; the rest by one side at a time (the thread
+ * owns conns and pfds while it runs; Lua owns everything before start and
+ * after join). */
+struct sa_server {
+	pthread_t thread;
+	int running;            /* thread started and not yet joined (Lua side) */
+	atomic_int stopping;
+	int evfd;               /* eventfd that wakes the loop */
+	struct sa_listener lst[LISTENERS_MAX];
+	int nlst;
+	int64_t timeout_ms;
+	int max_conns;
+	struct sa_conn **conns; /* [max_conns], dense, oldest first */
+	int nconns;
+	struct pollfd *pfds;    /* [1 + LISTENERS_MAX + max_conns] */
+	char addr[INET6_ADDRSTRLEN + 8];
+	int port;
+
+	pthread_mutex_t lock;
+	struct sa_token *tokens;
+	size_t ntokens, captokens;
+	struct sa_stats stats;
+};
+
+typedef struct {
+	struct sa_server *s;
+} sa_ud;
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int valid_token(const char *t, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > TOKEN_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)t[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 9110 tchar */
+static int is_tchar(unsigned char ch)
+{
+	if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+		return 1;
+	return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static void stat_add(struct sa_server *s, long *field, long d)
+{
+	pthread_mutex_lock(&s->lock);
+	*field += d;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- tokens (caller holds s->lock) ---- */
+
+static struct sa_token *token_find(struct sa_server *s, const char *t)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntokens; i++)
+		if (strcmp(s->tokens[i].token, t) == 0)
+			return &s->tokens[i];
+	return NULL;
+}
+
+static void tokens_free(struct sa_token *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].token);
+		free(v[i].keyauth);
+	}
+	free(v);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct sa_server *s, int i)
+{
+	struct sa_conn *c = s->conns[i];
+
+	close(c->fd);
+	free(c);
+	s->conns[i] = NULL;
+	stat_add(s, &s->stats.connections, -1);
+}
+
+static void conns_compact(struct sa_server *s)
+{
+	int i, j = 0;
+
+	for (i = 0; i < s->nconns; i++)
+		if (s->conns[i] != NULL)
+			s->conns[j++] = s->conns[i];
+	s->nconns = j;
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 431: return "Request Header Fields Too Large";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* Put a complete response in c->out; the connection moves to C_WRITE. */
+static void http_respond(struct sa_server *s, struct sa_conn *c, int status)
+{
+	const char *reason = status_text(status);
+	int head_only = c->method == M_HEAD;
+	char body[64];
+	const char *b = body;
+	size_t blen;
+	struct sa_token *t = NULL;
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	if (status == 200) {
+		t = token_find(s, c->token);
+		if (t == NULL) {
+			status = 404;
+			reason = status_text(status);
+		}
+	}
+	if (t != NULL) {
+		b = t->keyauth;
+		blen = t->kalen;
+	} else {
+		n = snprintf(body, sizeof body, "%d %s\n", status, reason);
+		blen = n > 0 ? (size_t)n : 0;
+	}
+	n = snprintf(c->out, sizeof c->out,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: text/plain\r\n"
+		     "Content-Length: %zu\r\n"
+		     "%s"
+		     "Connection: close\r\n"
+		     "\r\n",
+		     status, reason, blen,
+		     status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	c->outlen = n > 0 ? (size_t)n : 0;
+	/* blen <= KEYAUTH_MAX and the head is short: this always fits. */
+	if (!head_only && c->outlen + blen <= sizeof c->out) {
+		memcpy(c->out + c->outlen, b, blen);
+		c->outlen += blen;
+	}
+	s->stats.requests++;
+	if (status == 200)
+		s->stats.served++;
+	pthread_mutex_unlock(&s->lock);
+	c->outoff = 0;
+	c->state = C_WRITE;
+}
+
+/* The request line, [p, p+n) without its line ending.
+ * Returns 0 when acceptable, else the status to answer. */
+static int http_request_line(struct sa_conn *c, const char *p, size_t n)
+{
+	const char *sp1 = memchr(p, ' ', n), *sp2, *tgt, *ver;
+	size_t mlen, tlen, vlen, i;
+
+	if (sp1 == NULL)
+		return 400;
+	mlen = (size_t)(sp1 - p);
+	sp2 = memchr(sp1 + 1, ' ', n - mlen - 1);
+	if (sp2 == NULL)
+		return 400;
+	tgt = sp1 + 1;
+	tlen = (size_t)(sp2 - tgt);
+	ver = sp2 + 1;
+	vlen = n - (size_t)(ver - p);
+	if (mlen == 0 || mlen > METHOD_MAX || tlen == 0)
+		return 400;
+	for (i = 0; i < mlen; i++)
+		if (!is_tchar((unsigned char)p[i]))
+			return 400;
+	for (i = 0; i < tlen; i++)
+		if ((unsigned char)tgt[i] <= 0x20 || (unsigned char)tgt[i] >= 0x7f)
+			return 400;
+	/* HTTP-version = "HTTP/" DIGIT "." DIGIT */
+	if (vlen != 8 || memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' ||
+	    ver[6] != '.' || ver[7] < '0' || ver[7] > '9')
+		return 400;
+	if (ver[5] != '1')
+		return 505;
+	c->minor = ver[7] - '0';
+
+	if (mlen == 3 && memcmp(p, "GET", 3) == 0)
+		c->method = M_GET;
+	else if (mlen == 4 && memcmp(p, "HEAD", 4) == 0)
+		c->method = M_HEAD;
+	else
+		c->method = M_OTHER;
+
+	/* Only the origin-form challenge path itself: whatever else a client
+	 * sends (query, %-escapes, "..", "//", absolute form) is not a token. */
+	if (tlen > sizeof CHALLENGE_PREFIX - 1 &&
+	    memcmp(tgt, CHALLENGE_PREFIX, sizeof CHALLENGE_PREFIX - 1) == 0) {
+		const char *tok = tgt + sizeof CHALLENGE_PREFIX - 1;
+		size_t toklen = tlen - (sizeof CHALLENGE_PREFIX - 1);
+		if (valid_token(tok, toklen)) {
+			memcpy(c->token, tok, toklen);
+			c->token[toklen] = '\0';
+			c->token_ok = 1;
+		}
+	}
+	return 0;
+}
+
+/* One header line (not empty).  Returns 0 or the status to answer. */
+static int http_header_line(struct sa_conn *c, const char *p, size_t n)
+{
+	size_t i;
+
+	if (++c->nheaders > HEADERS_MAX)
+		return 431;
+	/* field-name ":" ...; a line starting with whitespace is obs-fold,
+	 * and whitespace before the colon is forbidden (RFC 9112 §5). */
+	for (i = 0; i < n && is_tchar((unsigned char)p[i]); i++)
+		;
+	if (i == 0 || i == n || p[i] != ':')
+		return 400;
+	if (i == 4 && strncasecmp(p, "host", 4) == 0)
+		c->nhost++;
+	return 0;
+}
+
+/* Scan what arrived since the last call.  Returns 0 to wait for more,
+ * -1 when the head is complete and acceptable (route it), or a status. */
+static int http_scan(struct sa_conn *c)
+{
+	size_t i;
+	int st;
+
+	for (i = c->scan; i < c->inlen; i++) {
+		unsigned char ch = (unsigned char)c->in[i];
+		const char *line;
+		size_t n;
+
+		if (ch == '\n') {
+			line = c->in + c->line_start;
+			n = i - c->line_start;
+			if (n > 0 && line[n - 1] == '\r')
+				n--;
+			if (memchr(line, '\r', n) != NULL)
+				return 400; /* bare CR */
+			c->line_start = i + 1;
+			if (!c->got_line) {
+				/* RFC 9112 §2.2: ignore empty lines before the request line */
+				if (n == 0) {
+					if (i >= 8)
+						return 400;
+					continue;
+				}
+				if ((st = http_request_line(c, line, n)) != 0)
+					return st;
+				c->got_line = 1;
+			} else if (n == 0) {
+				c->scan = i + 1;
+				if (c->nhost > 1 || (c->minor >= 1 && c->nhost == 0))
+					return 400; /* RFC 9112 §3.2 */
+				return -1;
+			} else if ((st = http_header_line(c, line, n)) != 0) {
+				return st;
+			}
+			continue;
+		}
+		/* Controls other than HTAB and CR are never part of a request
+		 * head; neither is anything but a token char before the method's
+		 * space.  Binary or TLS bytes fail here at once. */
+		if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f)
+			return 400;
+		if (!c->got_line && !c->method_done) {
+			if (ch == ' ')
+				c->method_done = 1;
+			else if (ch != '\r' && (!is_tchar(ch) || i - c->line_start >= METHOD_MAX))
+				return 400;
+		}
+	}
+	c->scan = i;
+	return 0;
+}
+
+static void conn_send(struct sa_server *s, struct sa_conn *c, int64_t now)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			c->state = C_DRAIN;
+			c->deadline = now; /* close now */
+			return;
+		}
+		c->outoff += (size_t)w;
+	}
+	/* All sent: half-close, then let the peer read it and close first, so
+	 * unread input does not turn our close into a reset that eats the
+	 * response. */
+	shutdown(c->fd, SHUT_WR);
+	c->state = C_DRAIN;
+	c->drained = 0;
+	if (c->deadline > now + DRAIN_MS)
+		c->deadline = now + DRAIN_MS;
+}
+
+/* Returns 1 when the connection is finished and must be closed. */
+static int http_event(struct sa_server *s, struct sa_conn *c, short revents, int64_t now)
+{
+	ssize_t r;
+	int st;
+
+	if (c->state == C_READ) {
+		for (;;) {
+			if (c->inlen == sizeof c->in) {
+				http_respond(s, c, 431);
+				break;
+			}
+			r = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 0;
+				return 1;
+			}
+			if (r == 0)
+				return 1; /* the peer gave up before a whole request */
+			c->inlen += (size_t)r;
+			st = http_scan(c);
+			if (st == 0)
+				continue;
+			if (st == -1) {
+				if (c->method == M_OTHER)
+					st = 405;
+				else
+					st = c->token_ok ? 200 : 404;
+			} else {
+				c->method = M_NONE; /* a head error always has a body */
+			}
+			http_respond(s, c, st);
+			break;
+		}
+	}
+	if (c->state == C_WRITE) {
+		conn_send(s, c, now);
+		return c->deadline <= now;
+	}
+	if (c->state == C_DRAIN && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		char buf[4096];
+		for (;;) {
+			r = recv(c->fd, buf, sizeof buf, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return 0;
+			if (r <= 0)
+				return 1;
+			c->drained += (size_t)r;
+			if (c->drained > DRAIN_MAX)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int conn_event(struct sa_server *s, struct sa_conn *c, short revents, int64_t now)
+{
+	switch (c->kind) {
+	case SA_HTTP01:
+		return http_event(s, c, revents, now);
+	}
+	return 1;
+}
+
+static short conn_events(const struct sa_conn *c)
+{
+	return c->state == C_WRITE ? POLLOUT : POLLIN;
+}
+
+/* Accept what is pending on a listener.  Returns 0, or -1 when the process
+ * is out of descriptors/memory (the caller pauses the listener). */
+static int accept_all(struct sa_server *s, struct sa_listener *l, int64_t now)
+{
+	for (;;) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sa_conn *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c = malloc(sizeof *c);
+		if (c == NULL) {
+			close(fd);
+			return -1;
+		}
+		memset(c, 0, offsetof(struct sa_conn, in));
+		c->fd = fd;
+		c->kind = l->kind;
+		c->state = C_READ;
+		c->deadline = now + s->timeout_ms;
+		if (s->nconns == s->max_conns) {
+			/* Full: drop the oldest so a fresh validation still gets
+			 * through a flood of idle connections. */
+			conn_close(s, 0);
+			memmove(s->conns, s->conns + 1, (size_t)(s->nconns - 1) * sizeof *s->conns);
+			s->nconns--;
+			stat_add(s, &s->stats.evicted, 1);
+		}
+		s->conns[s->nconns++] = c;
+		stat_add(s, &s->stats.connections, 1);
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct sa_server *s = arg;
+	int64_t listen_paused_until = 0;
+	int i;
+
+	while (!atomic_load(&s->stopping)) {
+		int64_t now = now_ms(), next = -1;
+		int nfds = 0, base, timeout, n;
+
+		/* deadlines */
+		for (i = 0; i < s->nconns; i++) {
+			if (s->conns[i]->deadline <= now) {
+				if (s->conns[i]->state == C_READ)
+					stat_add(s, &s->stats.timeouts, 1);
+				conn_close(s, i);
+			} else if (next < 0 || s->conns[i]->deadline < next) {
+				next = s->conns[i]->deadline;
+			}
+		}
+		conns_compact(s);
+
+		s->pfds[nfds].fd = s->evfd;
+		s->pfds[nfds++].events = POLLIN;
+		for (i = 0; i < s->nlst; i++) {
+			/* A negative fd is ignored by poll(): the paused listener. */
+			s->pfds[nfds].fd = listen_paused_until > now ? -1 : s->lst[i].fd;
+			s->pfds[nfds++].events = POLLIN;
+		}
+		if (listen_paused_until > now && (next < 0 || listen_paused_until < next))
+			next = listen_paused_until;
+		base = nfds;
+		for (i = 0; i < s->nconns; i++) {
+			s->pfds[nfds].fd = s->conns[i]->fd;
+			s->pfds[nfds++].events = conn_events(s->conns[i]);
+		}
+		if (next < 0)
+			timeout = -1;
+		else if (next - now > INT_MAX)
+			timeout = INT_MAX;
+		else
+			timeout = (int)(next - now);
+
+		n = poll(s->pfds, (nfds_t)nfds, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* cannot happen with valid arguments */
+		}
+		if (s->pfds[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(s->evfd, &v, sizeof v) < 0) {
+				/* nothing pending: a spurious wake */
+			}
+		}
+		if (atomic_load(&s->stopping))
+			break;
+		now = now_ms();
+		for (i = 0; i < s->nconns; i++) {
+			short re = s->pfds[base + i].revents;
+			if (re == 0)
+				continue;
+			if (conn_event(s, s->conns[i], re, now))
+				conn_close(s, i);
+		}
+		conns_compact(s);
+		for (i = 0; i < s->nlst; i++)
+			if ((s->pfds[1 + i].revents & POLLIN) &&
+			    accept_all(s, &s->lst[i], now) < 0)
+				listen_paused_until = now + LISTEN_PAUSE_MS;
+	}
+	for (i = 0; i < s->nconns; i++)
+		conn_close(s, i);
+	s->nconns = 0;
+	return NULL;
+}
+
+/* ---- lifecycle (Lua side) ---- */
+
+static void server_stop(struct sa_server *s)
+{
+	int i;
+
+	if (s->running) {
+		uint64_t one = 1;
+		atomic_store(&s->stopping, 1);
+		if (write(s->evfd, &one, sizeof one) < 0) {
+			/* the counter cannot overflow from one write */
+		}
+		pthread_join(s->thread, NULL);
+		s->running = 0;
+	}
+	for (i = 0; i < s->nlst; i++)
+		if (s->lst[i].fd >= 0)
+			close(s->lst[i].fd);
+	s->nlst = 0;
+	if (s->evfd >= 0) {
+		close(s->evfd);
+		s->evfd = -1;
+	}
+	free(s->conns);
+	s->conns = NULL;
+	free(s->pfds);
+	s->pfds = NULL;
+	pthread_mutex_lock(&s->lock);
+	tokens_free(s->tokens, s->ntokens);
+	s->tokens = NULL;
+	s->ntokens = s->captokens = 0;
+	s->stats.connections = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void server_free(struct sa_server *s)
+{
+	server_stop(s);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static void format_hostport(char *out, size_t size, const char *addr, int port)
+{
+	if (strchr(addr, ':') != NULL)
+		snprintf(out, size, "[%s]:%d", addr, port);
+	else
+		snprintf(out, size, "%s:%d", addr, port);
+}
+
+/* Bind a listening socket.  addr is numeric, or "" for the dual-stack
+ * wildcard.  On failure returns -1 with *err set (errno value) and
+ * shown[] holding the address as it should be named. */
+static int listen_on(const char *addr, int port, char *shown, size_t shown_size, int *err)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd, one = 1, zero = 0, rc;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(addr);
+
+	memset(&ss, 0, sizeof ss);
+	if (n == 0) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		sslen = sizeof *s6;
+		snprintf(shown, shown_size, "::");
+	} else {
+		/* "[::1]" is accepted as "::1" */
+		if (addr[0] == '[' && addr[n - 1] == ']' && n - 2 < sizeof buf) {
+			memcpy(buf, addr + 1, n - 2);
+			buf[n - 2] = '\0';
+			addr = buf;
+		}
+		snprintf(shown, shown_size, "%s", addr);
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+		if (getaddrinfo(addr, NULL, &hints, &ai) != 0 || ai == NULL ||
+		    ai->ai_addrlen > sizeof ss) {
+			if (ai)
+				freeaddrinfo(ai);
+			*err = -1; /* not an IP address */
+			return -1;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		sslen = ai->ai_addrlen;
+		freeaddrinfo(ai);
+	}
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 && n == 0 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+		/* No IPv6 here: the IPv4 wildcard. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memset(&ss, 0, sizeof ss);
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons((uint16_t)port);
+		sslen = sizeof *s4;
+		snprintf(shown, shown_size, "0.0.0.0");
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	}
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6) {
+		/* The wildcard takes IPv4 too; a specific v6 address is itself. */
+		int v6only = n == 0 ? zero : one;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+	}
+	rc = bind(fd, (struct sockaddr *)&ss, sslen);
+	if (rc == 0)
+		rc = listen(fd, SOMAXCONN);
+	if (rc != 0) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* What the socket is actually bound to (port 0 becomes the real one). */
+static void bound_name(int fd, char *addr, size_t size, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)size);
+		*port = ntohs(s6->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)size);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+/* A responder that failed to start: release its socket now, not at GC. */
+static void discard(sa_ud *ud)
+{
+	server_free(ud->s);
+	ud->s = NULL;
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt,
+			   lua_Integer lo, lua_Integer hi)
+{
+	lua_Integer v;
+	int isnum;
+
+	lua_getfield(L, t, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return dflt;
+	}
+	v = lua_tointegerx(L, -1, &isnum);
+	if (!isnum || v < lo || v > hi)
+		luaL_error(L, "standalone: %s must be an integer in [%d, %d]", k, (int)lo, (int)hi);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* standalone.http01{ address=, port=, timeout=, max_conns= } -> responder | nil, err */
+static int l_http01(lua_State *L)
+{
+	sa_ud *ud;
+	struct sa_server *s;
+	const char *addr = "";
+	char shown[INET6_ADDRSTRLEN + 8], where[INET6_ADDRSTRLEN + 48];
+	lua_Number timeout = 30;
+	lua_Integer port, max_conns;
+	int fd, err = 0, rc;
+	sigset_t all, old;
+
+	if (lua_isnoneornil(L, 1)) {
+		lua_settop(L, 0);
+		lua_newtable(L);
+	}
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "address");
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "standalone: address must be a string");
+		addr = lua_tostring(L, -1); /* kept alive on the stack */
+	}
+	port = opt_int(L, 1, "port", 80, 0, 65535);
+	max_conns = opt_int(L, 1, "max_conns", 256, 1, CONNS_LIMIT);
+	lua_getfield(L, 1, "timeout");
+	if (!lua_isnil(L, -1)) {
+		int isnum;
+		timeout = lua_tonumberx(L, -1, &isnum);
+		if (!isnum || !(timeout > 0 && timeout <= 86400))
+			luaL_error(L, "standalone: timeout must be a number of seconds in (0, 86400]");
+	}
+	lua_pop(L, 1);
+
+	ud = lua_newuserdatauv(L, sizeof *ud, 0);
+	ud->s = NULL;
+	luaL_setmetatable(L, RESPONDER_MT);
+
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return cb_fail(L, "standalone: out of memory");
+	s->evfd = -1;
+	s->timeout_ms = (int64_t)(timeout * 1000);
+	if (s->timeout_ms < 1)
+		s->timeout_ms = 1;
+	s->max_conns = (int)max_conns;
+	atomic_init(&s->stopping, 0);
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return cb_fail(L, "standalone: pthread_mutex_init failed");
+	}
+	ud->s = s; /* from here, __gc cleans up whatever exists */
+
+	fd = listen_on(addr, (int)port, shown, sizeof shown, &err);
+	if (fd < 0) {
+		discard(ud);
+		if (err == -1)
+			return cb_fail(L, "could not bind to %s:%d: not an IP address", addr, (int)port);
+		format_hostport(where, sizeof where, shown, (int)port);
+		return cb_fail(L, "could not bind to %s: %s", where, strerror(err));
+	}
+	s->lst[0].fd = fd;
+	s->lst[0].kind = SA_HTTP01;
+	s->nlst = 1;
+	s->port = (int)port;
+	snprintf(s->addr, sizeof s->addr, "%s", shown);
+	bound_name(fd, s->addr, sizeof s->addr, &s->port);
+
+	s->conns = calloc((size_t)s->max_conns, sizeof *s->conns);
+	s->pfds = calloc((size_t)s->max_conns + 1 + LISTENERS_MAX, sizeof *s->pfds);
+	if (s->conns == NULL || s->pfds == NULL) {
+		discard(ud);
+		return cb_fail(L, "standalone: out of memory");
+	}
+	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->evfd < 0) {
+		err = errno;
+		discard(ud);
+		return cb_fail(L, "standalone: eventfd: %s", strerror(err));
+	}
+
+	/* The thread takes no signals: they stay with the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, serve, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		discard(ud);
+		return cb_fail(L, "standalone: pthread_create: %s", strerror(rc));
+	}
+	s->running = 1;
+	pthread_setname_np(s->thread, "cb-http01");
+	return 1;
+}
+
+static struct sa_server *check_server(lua_State *L)
+{
+	sa_ud *ud = luaL_checkudata(L, 1, RESPONDER_MT);
+
+	if (ud->s == NULL)
+		luaL_error(L, "standalone: responder has been freed");
+	return ud->s;
+}
+
+/* responder:set(token, key_authorization) -> true | nil, err */
+static int l_set(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+	size_t tlen, klen;
+	const char *tok = luaL_checklstring(L, 2, &tlen);
+	const char *ka = luaL_checklstring(L, 3, &klen);
+	struct sa_token *t;
+	char *tcopy, *kcopy, *old = NULL;
+
+	if (!valid_token(tok, tlen))
+		return cb_fail(L, "invalid token");
+	if (klen > KEYAUTH_MAX)
+		return cb_fail(L, "invalid key authorization: longer than %d bytes", KEYAUTH_MAX);
+	if (!s->running)
+		return cb_fail(L, "standalone: responder is stopped");
+	tcopy = malloc(tlen + 1);
+	kcopy = malloc(klen + 1);
+	if (tcopy == NULL || kcopy == NULL) {
+		free(tcopy);
+		free(kcopy);
+		return cb_fail(L, "standalone: out of memory");
+	}
+	memcpy(tcopy, tok, tlen + 1);
+	memcpy(kcopy, ka, klen);
+	kcopy[klen] = '\0';
+
+	pthread_mutex_lock(&s->lock);
+	t = token_find(s, tcopy);
+	if (t != NULL) {
+		old = t->keyauth;
+		t->keyauth = kcopy;
+		t->kalen = klen;
+		free(tcopy);
+		tcopy = NULL;
+	} else {
+		if (s->ntokens == s->captokens) {
+			size_t cap = s->captokens ? s->captokens * 2 : 8;
+			struct sa_token *v = realloc(s->tokens, cap * sizeof *v);
+			if (v == NULL) {
+				pthread_mutex_unlock(&s->lock);
+				free(tcopy);
+				free(kcopy);
+				return cb_fail(L, "standalone: out of memory");
+			}
+			s->tokens = v;
+			s->captokens = cap;
+		}
+		t = &s->tokens[s->ntokens++];
+		t->token = tcopy;
+		t->keyauth = kcopy;
+		t->kalen = klen;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(old);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* responder:remove(token) -> true if it was set, false otherwise */
+static int l_remove(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+	const char *tok = luaL_checkstring(L, 2);
+	struct sa_token *t, gone = { NULL, NULL, 0 };
+
+	pthread_mutex_lock(&s->lock);
+	t = token_find(s, tok);
+	if (t != NULL) {
+		gone = *t;
+		*t = s->tokens[--s->ntokens];
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(gone.token);
+	free(gone.keyauth);
+	lua_pushboolean(L, t != NULL);
+	return 1;
+}
+
+/* responder:clear() -> true */
+static int l_clear(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+	struct sa_token *v;
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->tokens;
+	n = s->ntokens;
+	s->tokens = NULL;
+	s->ntokens = s->captokens = 0;
+	pthread_mutex_unlock(&s->lock);
+	tokens_free(v, n);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* responder:stop() -> true; idempotent */
+static int l_stop(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+
+	server_stop(s);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* responder:stats() -> { connections, served, requests, timeouts, evicted } */
+static int l_stats(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+	struct sa_stats st;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->stats;
+	pthread_mutex_unlock(&s->lock);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, st.connections);
+	lua_setfield(L, -2, "connections");
+	lua_pushinteger(L, st.served);
+	lua_setfield(L, -2, "served");
+	lua_pushinteger(L, st.requests);
+	lua_setfield(L, -2, "requests");
+	lua_pushinteger(L, st.timeouts);
+	lua_setfield(L, -2, "timeouts");
+	lua_pushinteger(L, st.evicted);
+	lua_setfield(L, -2, "evicted");
+	lua_pushboolean(L, s->running);
+	lua_setfield(L, -2, "running");
+	return 1;
+}
+
+/* responder:address() -> address, port | nil, err */
+static int l_address(lua_State *L)
+{
+	struct sa_server *s = check_server(L);
+
+	if (!s->running)
+		return cb_fail(L, "standalone: responder is stopped");
+	lua_pushstring(L, s->addr);
+	lua_pushinteger(L, s->port);
+	return 2;
+}
+
+static int l_gc(lua_State *L)
+{
+	sa_ud *ud = luaL_checkudata(L, 1, RESPONDER_MT);
+
+	if (ud->s != NULL) {
+		server_free(ud->s);
+		ud->s = NULL;
+	}
+	return 0;
+}
+
+static int l_close(lua_State *L)
+{
+	sa_ud *ud = luaL_checkudata(L, 1, RESPONDER_MT);
+
+	if (ud->s != NULL)
+		server_stop(ud->s);
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	sa_ud *ud = luaL_checkudata(L, 1, RESPONDER_MT);
+	char where[INET6_ADDRSTRLEN + 48];
+
+	if (ud->s == NULL || !ud->s->running) {
+		lua_pushliteral(L, "certbot.standalone (stopped)");
+	} else {
+		format_hostport(where, sizeof where, ud->s->addr, ud->s->port);
+		lua_pushfstring(L, "certbot.standalone http-01 (%s)", where);
+	}
+	return 1;
+}
+
+static const luaL_Reg standalone_funcs[] = {
+	{ "http01", l_http01 },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg standalone_methods[] = {
+	{ "set", l_set },
+	{ "remove", l_remove },
+	{ "clear", l_clear },
+	{ "stop", l_stop },
+	{ "stats", l_stats },
+	{ "address", l_address },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg standalone_meta[] = {
+	{ "__gc", l_gc },
+	{ "__close", l_close },
+	{ "__tostring", l_tostring },
+	{ NULL, NULL }
+};
+
+int cb_open_standalone(lua_State *L)
+{
+	if (luaL_newmetatable(L, RESPONDER_MT)) {
+		luaL_setfuncs(L, standalone_meta, 0);
+		luaL_newlib(L, standalone_methods);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+	luaL_newlib(L, standalone_funcs);
+	return 1;
+}

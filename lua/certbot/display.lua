@@ -1,0 +1,109 @@
+-- display: what the user sees, and the questions Certbot asks.  Under -n
+-- (or without a terminal) a question takes its default, or fails with
+-- Certbot's "Missing command line flag" message naming the flag to use.
+
+local sys = require("certbot.core").sys
+local errors = require("certbot.errors")
+
+local M = {
+  interactive = sys.isatty(0) and sys.isatty(1),
+  quiet = false,
+  out = io.stdout,
+  err = io.stderr,
+}
+
+function M.setup(config)
+  if config.noninteractive_mode then
+    M.interactive = false
+  elseif config.force_interactive then
+    M.interactive = true
+  end
+  M.quiet = config.quiet and true or false
+end
+
+-- A message for the user (standard output), unless --quiet.
+function M.notify(msg)
+  if M.quiet then return end
+  M.out:write(msg, "\n")
+  M.out:flush()
+end
+
+-- A warning (standard error), shown even with --quiet.
+function M.warn(msg)
+  M.err:write(msg, "\n")
+  M.err:flush()
+end
+
+-- Certbot's message, on one line: opts.short (else the prompt's first
+-- line) names the setting.
+local function missing(prompt, cli_flag, short)
+  local msg = "Missing command line flag or config entry for this setting: "
+    .. (short or prompt:match("^[^\n]*"))
+  if cli_flag then
+    msg = msg .. " (You can set this with the " .. cli_flag .. " flag)"
+  end
+  errors.raise(msg, 1)
+end
+
+local function ask(prompt)
+  M.out:write(prompt)
+  M.out:flush()
+  local line = io.read("l")
+  if line == nil then errors.raise("No input: standard input was closed", 1) end
+  return line
+end
+
+-- yesno(prompt, opts) opts: yes_label, no_label, default (boolean or nil),
+-- cli_flag; force = true asks even when a default exists.
+function M.yesno(prompt, opts)
+  opts = opts or {}
+  if not M.interactive then
+    if opts.default ~= nil and not opts.force then return opts.default end
+    missing(prompt, opts.cli_flag, opts.short)
+  end
+  local yes, no = opts.yes_label or "Yes", opts.no_label or "No"
+  while true do
+    local a = ask(("%s\n(%s)es/(%s)o: "):format(prompt, yes:sub(1, 1), no:sub(1, 1))):lower()
+    if a:sub(1, 1) == yes:sub(1, 1):lower() then return true end
+    if a:sub(1, 1) == no:sub(1, 1):lower() then return false end
+  end
+end
+
+-- input(prompt, opts) -> string | nil (cancelled)
+function M.input(prompt, opts)
+  opts = opts or {}
+  if not M.interactive then
+    if opts.default ~= nil then return opts.default end
+    missing(prompt, opts.cli_flag, opts.short)
+  end
+  local a = ask(prompt .. " (Enter 'c' to cancel): ")
+  if a == "c" or a == "C" then return nil end
+  return a
+end
+
+-- menu(prompt, choices, opts) -> index | nil (cancelled)
+function M.menu(prompt, choices, opts)
+  opts = opts or {}
+  if not M.interactive then
+    if opts.default ~= nil then return opts.default end
+    missing(prompt, opts.cli_flag, opts.short)
+  end
+  while true do
+    M.out:write(prompt, "\n", string.rep("-", 78), "\n")
+    for i, c in ipairs(choices) do M.out:write(("%d: %s\n"):format(i, c)) end
+    M.out:write(string.rep("-", 78), "\n")
+    local a = ask(("Select the appropriate number [1-%d] then [enter] (press 'c' to cancel): ")
+      :format(#choices))
+    if a == "c" or a == "C" then return nil end
+    local n = tonumber(a)
+    if n and choices[n] then return n end
+  end
+end
+
+-- Pause until the user presses Enter (manual plugin).
+function M.pause(msg)
+  if not M.interactive then return end
+  ask(msg .. "\nPress Enter to Continue")
+end
+
+return M

@@ -1,0 +1,470 @@
+-- storage: lineages and accounts in Certbot's layout.  All disk access goes
+-- through a backend (read, write-atomically, list, link-live, remove); the
+-- filesystem backend below is the only place that knows paths.  Lineage
+-- logic above it never does path arithmetic.
+--
+--   <config>/archive/<name>/{cert,chain,fullchain,privkey}N.pem   0700 dirs
+--   <config>/live/<name>/{cert,chain,fullchain,privkey}.pem -> ../../archive/<name>/...N.pem
+--   <config>/renewal/<name>.conf
+--
+-- A new lineage commits when its renewal conf is written: until then the
+-- archive holds a ".incomplete" marker, and a later run removes such a
+-- leftover and reuses its name.  A successor is written to the archive in
+-- full before any live link moves; the renewal conf is written last.
+
+local core = require("certbot.core")
+local sys = core.sys
+local confobj = require("certbot.confobj")
+
+local M = {}
+
+M.KINDS = { "cert", "privkey", "chain", "fullchain" }
+local KEY_MODE, FILE_MODE, PRIVATE_DIR, PUBLIC_DIR = 384, 420, 448, 493 -- 0600 0644 0700 0755
+
+local README = [[
+This directory contains your keys and certificates.
+
+`privkey.pem`  : the private key for your certificate.
+`fullchain.pem`: the certificate file used in most server software.
+`chain.pem`    : used for OCSP stapling in Nginx >=1.3.7.
+`cert.pem`     : will break many server configurations, and should not be used
+                 without reading further documentation (see link below).
+
+WARNING: DO NOT MOVE OR RENAME THESE FILES!
+         Certbot expects these files to remain in this location in order
+         to function properly!
+
+We recommend not moving these files. For more information, see the Certbot
+User Guide at https://certbot.eff.org/docs/using.html#where-are-my-certificates.
+]]
+
+local function check(ok, err)
+  if not ok then error({ storage = true, message = err }, 0) end
+  return ok
+end
+
+---------------------------------------------------------------------------
+-- The filesystem backend
+---------------------------------------------------------------------------
+
+local FS = {}
+FS.__index = FS
+
+function M.filesystem(config_dir)
+  return setmetatable({ root = config_dir }, FS)
+end
+
+-- A file outside the config dir the user named (--cert-path and friends
+-- with --csr): written atomically like everything else.
+function M.write_file(path, data, mode)
+  return sys.write_atomic(path, data, mode)
+end
+
+function FS:_p(...)
+  return table.concat({ self.root, ... }, "/")
+end
+
+-- Create the config dir tree as Certbot does.  -> true | nil, err
+function FS:setup()
+  local dirs = {
+    { self.root, PUBLIC_DIR },
+    { self:_p("accounts"), PRIVATE_DIR },
+    { self:_p("archive"), PRIVATE_DIR },
+    { self:_p("live"), PRIVATE_DIR },
+    { self:_p("renewal"), PUBLIC_DIR },
+    { self:_p("renewal-hooks"), PUBLIC_DIR },
+    { self:_p("renewal-hooks", "pre"), PUBLIC_DIR },
+    { self:_p("renewal-hooks", "deploy"), PUBLIC_DIR },
+    { self:_p("renewal-hooks", "post"), PUBLIC_DIR },
+  }
+  for _, d in ipairs(dirs) do
+    local ok, err = M.makedirs(d[1], d[2])
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- mkdir -p, each created directory with mode.
+function M.makedirs(path, mode)
+  return sys.mkdir(path, mode, true)
+end
+
+function FS:conf_path(name) return self:_p("renewal", name .. ".conf") end
+function FS:archive_dir(name) return self:_p("archive", name) end
+function FS:live_dir(name) return self:_p("live", name) end
+
+function FS:live_paths(name)
+  local p = {}
+  for _, k in ipairs(M.KINDS) do p[k] = self:_p("live", name, k .. ".pem") end
+  return p
+end
+
+function FS:archive_path(name, kind, version)
+  return self:_p("archive", name, kind .. version .. ".pem")
+end
+
+function FS:lineage_names()
+  local names = {}
+  local list = sys.listdir(self:_p("renewal")) or {}
+  for _, f in ipairs(list) do
+    local n = f:match("^(.+)%.conf$")
+    if n then names[#names + 1] = n end
+  end
+  return names
+end
+
+function FS:read_conf(name) return sys.read_file(self:conf_path(name), 1 << 20) end
+function FS:write_conf(name, text) return sys.write_atomic(self:conf_path(name), text, FILE_MODE) end
+
+-- Is the name in use by any part of a lineage?
+function FS:name_taken(name)
+  return sys.lstat(self:conf_path(name)) ~= nil or sys.lstat(self:archive_dir(name)) ~= nil
+    or sys.lstat(self:live_dir(name)) ~= nil
+end
+
+-- A lineage whose creation never committed (killed before its conf).
+function FS:is_leftover(name)
+  return sys.lstat(self:conf_path(name)) == nil
+    and sys.lstat(self:_p("archive", name, ".incomplete")) ~= nil
+end
+
+function FS:archive_versions(name)
+  local versions, seen = {}, {}
+  for _, f in ipairs(sys.listdir(self:archive_dir(name)) or {}) do
+    local v = f:match("^cert(%d+)%.pem$")
+    if v and not seen[v] then
+      seen[v] = true
+      versions[#versions + 1] = tonumber(v)
+    end
+  end
+  table.sort(versions)
+  return versions
+end
+
+function FS:read_archive(name, kind, version)
+  return sys.read_file(self:archive_path(name, kind, version), 1 << 20)
+end
+
+function FS:begin_lineage(name)
+  local ok, err = sys.mkdir(self:archive_dir(name), PRIVATE_DIR)
+  if not ok then return nil, err end
+  ok, err = sys.write_atomic(self:_p("archive", name, ".incomplete"), "", FILE_MODE)
+  if not ok then return nil, err end
+  return sys.mkdir(self:live_dir(name), PRIVATE_DIR)
+end
+
+function FS:commit_lineage(name)
+  local ok, err = sys.unlink(self:_p("archive", name, ".incomplete"))
+  if not ok then return nil, err end
+  return true
+end
+
+-- files: { cert=, chain=, fullchain=, privkey= }; key_mode for privkey.
+function FS:write_archive(name, version, files, key_mode)
+  for _, k in ipairs({ "privkey", "cert", "chain", "fullchain" }) do
+    local ok, err = sys.write_atomic(self:archive_path(name, k, version), files[k],
+      k == "privkey" and (key_mode or KEY_MODE) or FILE_MODE)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- Point all four live links at version (relative targets, each swapped by
+-- rename so a link is never missing).
+function FS:link_live(name, version)
+  for _, k in ipairs(M.KINDS) do
+    local ok, err = sys.symlink_swap(("../../archive/%s/%s%d.pem"):format(name, k, version),
+      self:_p("live", name, k .. ".pem"))
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- The version each live link names: { cert = N, ... } (nil entries when
+-- missing or not pointing into this lineage's archive).
+function FS:live_versions(name)
+  local v = {}
+  for _, k in ipairs(M.KINDS) do
+    local target = sys.readlink(self:_p("live", name, k .. ".pem"))
+    if target then
+      local base = target:match("([^/]+)$")
+      local n = base and base:match("^" .. k .. "(%d+)%.pem$")
+      -- the target must resolve into archive/<name>/
+      local dir = target:sub(1, #target - #base)
+      if n and (dir == "../../archive/" .. name .. "/" or dir == self:archive_dir(name) .. "/") then
+        v[k] = tonumber(n)
+      end
+    end
+  end
+  return v
+end
+
+function FS:write_readme(name)
+  return sys.write_atomic(self:_p("live", name, "README"), README, FILE_MODE)
+end
+
+function FS:key_stat(name, version)
+  return sys.stat(self:archive_path(name, "privkey", version))
+end
+
+-- Remove a lineage's live dir, archive dir and renewal conf.
+function FS:remove_lineage(name)
+  local first_err
+  local function rm_dir(dir)
+    for _, f in ipairs(sys.listdir(dir) or {}) do
+      local ok, err = sys.unlink(dir .. "/" .. f)
+      if not ok then first_err = first_err or err end
+    end
+    if sys.lstat(dir) then
+      local ok, err = sys.rmdir(dir)
+      if not ok then first_err = first_err or err end
+    end
+  end
+  if sys.lstat(self:conf_path(name)) then
+    local ok, err = sys.unlink(self:conf_path(name))
+    if not ok then first_err = first_err or err end
+  end
+  rm_dir(self:live_dir(name))
+  rm_dir(self:archive_dir(name))
+  if first_err then return nil, first_err end
+  return true
+end
+
+-- Accounts: accounts/<server path>/<id>/{meta.json,private_key.json,regr.json}
+
+function FS:accounts_dir(server_path)
+  return self:_p("accounts", server_path)
+end
+
+function FS:account_ids(server_path)
+  local ids = {}
+  for _, f in ipairs(sys.listdir(self:accounts_dir(server_path)) or {}) do
+    if not f:match("^%.") then ids[#ids + 1] = f end
+  end
+  return ids
+end
+
+function FS:read_account_file(server_path, id, file)
+  return sys.read_file(self:_p("accounts", server_path, id, file), 1 << 20)
+end
+
+-- Write an account whole: files into a hidden temp dir, then one rename,
+-- so accounts/<server>/<id>/ has all three files or does not exist.
+-- files: array of { name, data, mode }.
+function FS:write_account(server_path, id, files)
+  local base = self:accounts_dir(server_path)
+  local ok, err = M.makedirs(base, PRIVATE_DIR)
+  if not ok then return nil, err end
+  local tmp = ("%s/.%s.%d.tmp"):format(base, id, sys.getpid())
+  ok, err = sys.mkdir(tmp, PRIVATE_DIR)
+  if not ok then return nil, err end
+  for _, f in ipairs(files) do
+    ok, err = sys.write_atomic(tmp .. "/" .. f[1], f[2], f[3])
+    if not ok then break end
+  end
+  if ok then ok, err = sys.rename(tmp, base .. "/" .. id) end
+  if not ok then
+    for _, f in ipairs(sys.listdir(tmp) or {}) do sys.unlink(tmp .. "/" .. f) end
+    sys.rmdir(tmp)
+    return nil, err
+  end
+  return true
+end
+
+-- Rewrite one file of an existing account (regr.json after an update).
+function FS:update_account_file(server_path, id, file, data, mode)
+  return sys.write_atomic(self:_p("accounts", server_path, id, file), data, mode)
+end
+
+function FS:remove_account(server_path, id)
+  local dir = self:_p("accounts", server_path, id)
+  for _, f in ipairs(sys.listdir(dir) or {}) do
+    local ok, err = sys.unlink(dir .. "/" .. f)
+    if not ok then return nil, err end
+  end
+  return sys.rmdir(dir)
+end
+
+---------------------------------------------------------------------------
+-- Lineages
+---------------------------------------------------------------------------
+
+local Lineage = {}
+Lineage.__index = Lineage
+M.Lineage = Lineage
+
+-- The renewal conf of a lineage, in Certbot's shape.
+local function build_conf(backend, name, version_str, params, old)
+  local conf = confobj.new()
+  if not (old and old.keys.renew_before_expiry) then
+    conf.header = { "renew_before_expiry = 30 days" }
+  end
+  local paths = backend:live_paths(name)
+  -- keep what the user added at the top (renew_before_expiry ...)
+  if old then
+    for _, k in ipairs(old.order) do
+      if k ~= "version" and k ~= "archive_dir" and not paths[k] then
+        confobj.set(conf, k, old.keys[k])
+      end
+    end
+  end
+  confobj.set(conf, "version", version_str)
+  confobj.set(conf, "archive_dir", backend:archive_dir(name))
+  for _, k in ipairs(M.KINDS) do confobj.set(conf, k, paths[k]) end
+  conf.comments = { renewalparams = "Options used in the renewal process" }
+  local rp = confobj.section(conf, "renewalparams")
+  for _, kv in ipairs(params) do
+    local k, v = kv[1], kv[2]
+    if type(v) == "table" and v.section then
+      local sub = confobj.section(rp, k)
+      for _, e in ipairs(v.section) do confobj.set(sub, e[1], e[2]) end
+    elseif v ~= nil then
+      confobj.set(rp, k, v)
+    end
+  end
+  -- sections of other tools (e.g. plugins we do not know) survive
+  if old and old.sections.renewalparams then
+    local oldrp = old.sections.renewalparams
+    for _, k in ipairs(oldrp.order) do
+      if rp.keys[k] == nil and not (params.known and params.known[k]) then
+        confobj.set(rp, k, oldrp.keys[k])
+      end
+    end
+  end
+  return confobj.write(conf)
+end
+
+-- Pick a free lineage name: name, name-0001, name-0002, ...; a leftover of
+-- a killed first issuance is removed and its name reused.
+local function free_name(backend, base)
+  for i = 0, 9999 do
+    local name = i == 0 and base or ("%s-%04d"):format(base, i)
+    if backend:is_leftover(name) then
+      check(backend:remove_lineage(name))
+    end
+    if not backend:name_taken(name) then return name end
+  end
+  error("no free lineage name for " .. base)
+end
+
+-- new_lineage(backend, base_name, files, params, opts) -> lineage | nil, err
+-- files: { cert=, chain=, fullchain=, privkey= } (PEM text).
+-- params: ordered { {key, value}, ... } for [renewalparams], with .known set.
+function M.new_lineage(backend, base_name, files, params, opts)
+  opts = opts or {}
+  local name
+  local ok, err = pcall(function()
+    name = free_name(backend, base_name)
+    check(backend:begin_lineage(name))
+    check(backend:write_archive(name, 1, files, KEY_MODE))
+    check(backend:link_live(name, 1))
+    check(backend:write_readme(name))
+    check(backend:write_conf(name, build_conf(backend, name, opts.version or core.version, params)))
+    check(backend:commit_lineage(name))
+  end)
+  if not ok then
+    if name and not sys.lstat(backend:conf_path(name)) then backend:remove_lineage(name) end
+    return nil, type(err) == "table" and err.message or tostring(err)
+  end
+  return M.load(backend, name)
+end
+
+-- load(backend, name) -> lineage | nil, err (a broken lineage is an error
+-- naming its renewal conf).
+function M.load(backend, name)
+  local path = backend:conf_path(name)
+  local text, err = backend:read_conf(name)
+  if not text then return nil, err end
+  local conf, perr = confobj.parse(text, path)
+  if not conf then return nil, perr end
+  local l = setmetatable({ name = name, backend = backend, conf = conf, conf_path = path }, Lineage)
+  local paths = backend:live_paths(name)
+  for _, k in ipairs(M.KINDS) do
+    if conf.keys[k] == nil then
+      return nil, ("%s: missing key '%s'"):format(path, k)
+    end
+    if conf.keys[k] ~= paths[k] then
+      -- Certbot lets the user point elsewhere only through the live dir;
+      -- anything outside this lineage's own paths is treated as broken.
+      return nil, ("%s: '%s' points outside live/%s: %s"):format(path, k, name, tostring(conf.keys[k]))
+    end
+  end
+  if conf.keys.archive_dir ~= nil and conf.keys.archive_dir ~= backend:archive_dir(name) then
+    return nil, ("%s: archive_dir points outside archive/%s"):format(path, name)
+  end
+  l.paths = paths
+  l.params = conf.sections.renewalparams and conf.sections.renewalparams.keys or {}
+  return l
+end
+
+function Lineage:version()
+  local v = self.backend:live_versions(self.name)
+  return v.cert
+end
+
+function Lineage:read(kind, version)
+  return self.backend:read_archive(self.name, kind, version or self:version())
+end
+
+-- The live version, if all four links agree and point at a complete set.
+function Lineage:consistent_version()
+  local v = self.backend:live_versions(self.name)
+  if v.cert and v.cert == v.privkey and v.cert == v.chain and v.cert == v.fullchain then
+    return v.cert
+  end
+  return nil
+end
+
+-- The mode a successor's key gets: 0600 plus the previous key's group and
+-- other read bits (Certbot keeps a key group-readable if it was), and its
+-- group (chgrp ssl-cert keeps working).
+local function successor_key_mode(backend, name, prev)
+  local st = prev and backend:key_stat(name, prev)
+  if not st then return KEY_MODE, nil end
+  return KEY_MODE | (st.mode & 36), st.gid -- 036 = group/other read
+end
+
+-- save_successor(files, params) -> version | nil, err
+-- files.privkey nil means reuse the current key.
+function Lineage:save_successor(files, params, opts)
+  opts = opts or {}
+  local backend, name = self.backend, self.name
+  local versions = backend:archive_versions(name)
+  local prev = self:version() or versions[#versions]
+  local new = (versions[#versions] or 0) + 1
+  local ok, err = pcall(function()
+    if not files.privkey then
+      files.privkey = check(backend:read_archive(name, "privkey", prev))
+    end
+    local mode, gid = successor_key_mode(backend, name, prev)
+    check(backend:write_archive(name, new, files, mode))
+    if gid then sys.chown(backend:archive_path(name, "privkey", new), -1, gid) end
+    check(backend:link_live(name, new))
+    if params then
+      local text = build_conf(backend, name, opts.version or core.version, params, self.conf)
+      check(backend:write_conf(name, text))
+    end
+  end)
+  if not ok then return nil, type(err) == "table" and err.message or tostring(err) end
+  return new
+end
+
+-- Rewrite only the renewal parameters.
+function Lineage:update_params(params, opts)
+  opts = opts or {}
+  return self.backend:write_conf(self.name,
+    build_conf(self.backend, self.name, opts.version or core.version, params, self.conf))
+end
+
+-- Every lineage: { lineages = {...}, broken = { {name=, error=}, ... } }
+function M.all(backend)
+  local out = { lineages = {}, broken = {} }
+  for _, name in ipairs(backend:lineage_names()) do
+    local l, err = M.load(backend, name)
+    if l then out.lineages[#out.lineages + 1] = l
+    else out.broken[#out.broken + 1] = { name = name, error = err, path = backend:conf_path(name) } end
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,73 @@
+-- luarocks --lua-version=5.4 make rocks/certbot-scm-1.rockspec
+-- Installs certbot.core (the C core) and the Lua modules as a library.
+-- Every Lua file under lua/ and plugins/ must be listed in build.modules;
+-- spec/rockspec_spec.lua fails when one is missing.
+rockspec_format = "3.0"
+package = "certbot"
+version = "scm-1"
+source = {
+  url = "git+file:///dev/null",
+}
+description = {
+  summary = "A Certbot-compatible ACME client: C core, Lua 5.4 logic and plugins",
+  detailed = [[
+Obtains, installs, renews and revokes TLS certificates from any RFC 8555 CA,
+keeping Certbot's command line and /etc/letsencrypt layout.  As a library:
+require "certbot" for the client, "certbot.core" for crypto, JWS and ACME HTTP.
+]],
+  license = "Apache-2.0",
+}
+dependencies = {
+  "lua >= 5.4",
+  -- cjson comes from Debian's lua-cjson: no LuaRocks server is reachable here.
+}
+external_dependencies = {
+  OPENSSL = { header = "openssl/evp.h" },
+  -- Debian keeps curl/curl.h under the multiarch include dir, which the
+  -- compiler searches by itself; find curl by its library.
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["certbot.core"] = {
+      sources = {
+        "csrc/core.c",
+        "csrc/crypto.c",
+        "csrc/http.c",
+        "csrc/jws.c",
+        "csrc/standalone.c",
+        "csrc/sys.c",
+      },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)" },
+      libraries = { "ssl", "crypto", "curl", "pthread" },
+    },
+    -- Lua modules: keep sorted.
+    ["certbot.account"] = "lua/certbot/account.lua",
+    ["certbot.acme"] = "lua/certbot/acme.lua",
+    ["certbot.cli"] = "lua/certbot/cli.lua",
+    ["certbot.commands.certonly"] = "lua/certbot/commands/certonly.lua",
+    ["certbot.commands.register"] = "lua/certbot/commands/register.lua",
+    ["certbot.commands.run"] = "lua/certbot/commands/run.lua",
+    ["certbot.config"] = "lua/certbot/config.lua",
+    ["certbot.confobj"] = "lua/certbot/confobj.lua",
+    ["certbot.display"] = "lua/certbot/display.lua",
+    ["certbot.errors"] = "lua/certbot/errors.lua",
+    ["certbot.help"] = "lua/certbot/help.lua",
+    ["certbot.hooks"] = "lua/certbot/hooks.lua",
+    ["certbot.log"] = "lua/certbot/log.lua",
+    ["certbot.main"] = "lua/certbot/main.lua",
+    ["certbot.names"] = "lua/certbot/names.lua",
+    ["certbot.obtain"] = "lua/certbot/obtain.lua",
+    ["certbot.options"] = "lua/certbot/options.lua",
+    ["certbot.plugins"] = "lua/certbot/plugins.lua",
+    ["certbot.renewal"] = "lua/certbot/renewal.lua",
+    ["certbot.storage"] = "lua/certbot/storage.lua",
+    ["certbot.plugins.manual"] = "plugins/manual.lua",
+    ["certbot.plugins.null"] = "plugins/null.lua",
+    ["certbot.plugins.standalone"] = "plugins/standalone.lua",
+    ["certbot.plugins.webroot"] = "plugins/webroot.lua",
+  },
+}

@@ -1,0 +1,130 @@
+-- spec/helpers/proc.lua: start a background process for a spec, remember
+-- its PID, and stop exactly that PID later.  Nothing global: the caller
+-- keeps the PIDs it was given.
+local sys = require("certbot.core").sys
+
+local M = {}
+
+-- Single-quote a word for /bin/sh.
+function M.quote(s)
+  s = tostring(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function shell_words(argv)
+  local out = {}
+  for i, a in ipairs(argv) do out[i] = M.quote(a) end
+  return table.concat(out, " ")
+end
+
+-- A fresh private directory (0700).
+function M.tmpdir(prefix)
+  local p = os.tmpname()
+  os.remove(p)
+  if prefix then p = p:gsub("[^/]*$", prefix .. "%0") end
+  assert(sys.mkdir(p, 448))
+  return p
+end
+
+function M.rm_rf(p)
+  if p and p:match("^/tmp/") then os.execute("rm -rf " .. M.quote(p)) end
+end
+
+-- spawn(argv, opts) -> pid.  opts.env: extra environment {NAME = value};
+-- opts.log: file that gets stdout and stderr (default /dev/null);
+-- opts.cwd: working directory.  The child's stdin is /dev/null.
+function M.spawn(argv, opts)
+  opts = opts or {}
+  local env = {}
+  for k, v in pairs(opts.env or {}) do
+    assert(tostring(k):match("^[%a_][%w_]*$"), "bad environment name " .. tostring(k))
+    env[#env + 1] = M.quote(k .. "=" .. tostring(v))
+  end
+  table.sort(env)
+  local cmd = "exec env " .. table.concat(env, " ") .. " " .. shell_words(argv)
+    .. " >" .. M.quote(opts.log or "/dev/null") .. " 2>&1 </dev/null"
+  if opts.cwd then cmd = "cd " .. M.quote(opts.cwd) .. " && " .. cmd end
+  -- The outer shell starts the program in the background and prints its
+  -- PID: that PID is the program itself (exec), not a wrapper.
+  local p = assert(io.popen("(" .. cmd .. ") & echo $!", "r"))
+  local out = p:read("a")
+  p:close()
+  local pid = tonumber(out:match("^%s*(%d+)"))
+  assert(pid, "spawn: no PID for " .. argv[1])
+  return pid
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.read = read
+
+-- The process exists and is not a zombie.
+function M.alive(pid)
+  local stat = read("/proc/" .. pid .. "/stat")
+  if not stat then return false end
+  local state = stat:match("^%d+ %b() (%a)")
+  return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+-- The program name a PID runs (its argv[0]), to guard against PID reuse.
+function M.comm(pid)
+  local cmdline = read("/proc/" .. pid .. "/cmdline")
+  return cmdline and cmdline:match("^[^%z]*")
+end
+
+-- Poll fn() every `step` seconds until it returns a true value or `timeout`
+-- seconds pass; returns that value or nil.
+function M.wait_until(fn, timeout, step)
+  local deadline = sys.monotonic() + (timeout or 10)
+  repeat
+    local v = fn()
+    if v then return v end
+    sys.sleep(step or 0.05)
+  until sys.monotonic() > deadline
+  return fn()
+end
+
+-- stop(pid[, expect_argv0]): TERM, wait up to 3 s, then KILL.  Only the
+-- PID given; when expect_argv0 is set, only if that PID still runs it.
+function M.stop(pid, expect)
+  if not pid or not M.alive(pid) then return true end
+  if expect then
+    local comm = M.comm(pid)
+    if not comm or comm ~= expect then return true end
+  end
+  os.execute("kill -TERM " .. math.tointeger(pid) .. " 2>/dev/null")
+  if M.wait_until(function() return not M.alive(pid) end, 3) then return true end
+  os.execute("kill -KILL " .. math.tointeger(pid) .. " 2>/dev/null")
+  return M.wait_until(function() return not M.alive(pid) end, 3)
+end
+
+-- Loopback TCP ports that something listens on now.
+local function listening()
+  local used = {}
+  local p = io.popen("ss -Htlnu 2>/dev/null")
+  if p then
+    for port in p:read("a"):gmatch(":(%d+)%s") do used[tonumber(port)] = true end
+    p:close()
+  end
+  return used
+end
+
+-- n free ports in 20000..59999 (distinct; checked against `ss`).
+function M.free_ports(n)
+  local used, out = listening(), {}
+  while #out < n do
+    local port = math.random(20000, 59999) -- Lua 5.4 seeds randomly
+    if not used[port] then
+      used[port] = true
+      out[#out + 1] = port
+    end
+  end
+  return table.unpack(out)
+end
+
+return M
