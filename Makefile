@@ -23,7 +23,7 @@ C_TESTS  := $(patsubst spec/c/%.c,$(B)/ctest/%,$(sort $(wildcard spec/c/test_*.c
 EXE := $(B)/certbot
 SO  := $(B)/lib/certbot/core.so
 
-.PHONY: all ctests test check test-c test-lua asan lint install rock demo bench clean help
+.PHONY: all ctests test check man test-c test-lua asan lint install rock demo bench clean help
 
 all: $(EXE) $(SO)
 
@@ -93,15 +93,25 @@ asan:
 lint:
 	luacheck -q lua plugins spec csrc/gen_embed.lua
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The man page is generated from the option table, like --help.
+man: $(B)/certbot.1
+$(B)/certbot.1: $(EXE)
+	CERTBOT_DEFAULT_CLI_INI= $(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="$(B)/lib/?.so;"..package.cpath; io.write(require("certbot.help").manpage())' > $@.tmp && mv $@.tmp $@
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(EXE) $(DESTDIR)$(PREFIX)/bin/certbot
+	install -m 0644 $(B)/certbot.1 $(DESTDIR)$(PREFIX)/share/man/man1/certbot.1
 
 rock:
 	luarocks --lua-version=5.4 make rocks/certbot-scm-1.rockspec
 
+demo: all
+	$(LUA) spec/helpers/demo.lua $(B)
+
 bench: all
 	sh bench/startup.sh
+	sh bench/issue.sh
 
 clean:
 	rm -rf $(B)

@@ -844,14 +844,15 @@ static int key_tostring(lua_State *L)
 /* ---- identifiers -> subjectAltName ---- */
 
 /* Reads the identifiers array at idx.  Leaves on the stack a box holding
- * the GENERAL_NAMES and then the subject CN (string, or nil).  Returns the
- * names, or NULL after pushing nil, err. */
+ * the GENERAL_NAMES and then the subject CN (string, or nil: the first DNS
+ * identifier when it is at most 64 characters).  Returns the names, or NULL
+ * after pushing nil, err. */
 static GENERAL_NAMES *check_identifiers(lua_State *L, int idx, const char *what)
 {
 	void **slot;
 	GENERAL_NAMES *gens;
 	lua_Integer i, n;
-	int cn_set = 0;
+	int seen_dns = 0;
 
 	luaL_checktype(L, idx, LUA_TTABLE);
 	n = (lua_Integer)lua_rawlen(L, idx);
@@ -900,11 +901,12 @@ static GENERAL_NAMES *check_identifiers(lua_State *L, int idx, const char *what)
 			} else {
 				ASN1_IA5STRING_free(ia5);
 			}
-			if (!cn_set && vlen <= 64) {
+			/* CN: the first DNS name, if it fits (ub-common-name 64) */
+			if (!seen_dns && vlen <= 64) {
 				lua_pushvalue(L, -1);
 				lua_replace(L, -5);	/* the CN slot */
-				cn_set = 1;
 			}
+			seen_dns = 1;
 		} else if (strcmp(type, "ip") == 0) {
 			unsigned char a[16];
 			int alen = 0;

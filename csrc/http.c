@@ -121,8 +121,9 @@ static int nonce_valid(const char *s, size_t n)
 	if (n == 0 || n > NONCE_MAX)
 		return 0;
 	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!isalnum(ch) && ch != '-' && ch != '_')
+		char ch = s[i];
+		if (!(ch >= 'A' && ch <= 'Z') && !(ch >= 'a' && ch <= 'z') &&
+		    !(ch >= '0' && ch <= '9') && ch != '-' && ch != '_')
 			return 0;
 	}
 	return 1;
@@ -1115,6 +1116,9 @@ static int do_request(lua_State *L, http_client *c, const char *method, const ch
 	if (rc != CURLE_OK) {
 		char num[32];
 
+		if (c->body.cap > 256 * 1024)
+			buf_free(&c->body);
+
 		if (c->cap_hit == 1 || rc == CURLE_FILESIZE_EXCEEDED) {
 			snprintf(num, sizeof num, "%zu", c->max_body);
 			return cb_fail(L, "%s: response body larger than max_body (%s bytes)", url, num);
@@ -1325,6 +1329,8 @@ static int l_post(lua_State *L)
 	int hdr_idx = 0, top;
 
 	luaL_checktype(L, 3, LUA_TFUNCTION);
+	if (c->https_only && !is_https(url))
+		return cb_fail(L, "https required: %s", url); /* before build() */
 	if (!lua_isnoneornil(L, 4)) {
 		luaL_checktype(L, 4, LUA_TTABLE);
 		lua_getfield(L, 4, "new_nonce");
@@ -1360,8 +1366,14 @@ static int l_post(lua_State *L)
 		lua_pushvalue(L, 3);
 		lua_insert(L, -2);
 		lua_call(L, 1, 2); /* build(nonce) */
-		if (lua_isnil(L, -2))
-			return 2; /* nil, err from build */
+		if (lua_isnil(L, -2)) {
+			/* nil, err from build, handed back as is */
+			if (lua_isnil(L, -1)) {
+				lua_pop(L, 1);
+				lua_pushliteral(L, "http: post: build returned nil");
+			}
+			return 2;
+		}
 		if (lua_type(L, -2) != LUA_TSTRING)
 			return luaL_error(L, "http: post: build must return a string");
 		lua_pop(L, 1);

@@ -689,6 +689,21 @@ static int l_environ(lua_State *L)
 	return 1;
 }
 
+/* setenv(name, value) / setenv(name, nil): change this process's own
+ * environment (what popen'd children inherit).  Hooks get an explicit
+ * environment from run() instead. */
+static int l_setenv(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *value = luaL_optstring(L, 2, NULL);
+	int rc = value ? setenv(name, value, 1) : unsetenv(name);
+
+	if (rc != 0)
+		return fail_errno(L, name, errno);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* ---- small things ---- */
 
 static int l_isatty(lua_State *L)
@@ -774,6 +789,7 @@ static const luaL_Reg sys_funcs[] = {
 	{ "lock", l_lock },
 	{ "run", l_run },
 	{ "environ", l_environ },
+	{ "setenv", l_setenv },
 	{ "isatty", l_isatty },
 	{ "time", l_time },
 	{ "monotonic", l_monotonic },

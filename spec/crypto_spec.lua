@@ -251,6 +251,13 @@ describe("core.crypto #core", function()
       assert.not_matches("CN =", out, 1, true)
       assert.matches("Subject Alternative Name: critical", out, 1, true)
       assert.matches("IP Address:10.0.0.1, DNS:" .. long, out, 1, true)
+      -- the first DNS name decides, not the first short one
+      write("csr.der", assert(crypto.make_csr(k, {
+        { type = "dns", value = long }, { type = "dns", value = "short.example" },
+      })))
+      out = must("openssl req -inform DER -in csr.der -verify -noout -text")
+      assert.not_matches("CN =", out, 1, true)
+      assert.equal("short.example", assert(crypto.read_csr(must("openssl req -inform DER -in csr.der"))).dns[2])
     end)
 
     it("refuses bad identifiers", function()

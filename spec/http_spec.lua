@@ -260,12 +260,19 @@ describe("core.http against a local server #core", function()
   setup(function()
     dir = proc.tmpdir("http-spec-")
     writefile(dir .. "/server.py", SERVER)
-    port = proc.free_ports(1)
-    pid = proc.spawn({ "python3", dir .. "/server.py", port }, { log = dir .. "/server.log" })
     plain = assert(http.new({ https_only = false, timeout = 5 }))
-    assert(proc.wait_until(function()
-      return plain:request("GET", "http://127.0.0.1:" .. port .. "/count")
-    end, 10), "python server did not start: " .. (proc.read(dir .. "/server.log") or ""))
+    -- a free port can be taken before the server binds it: try a few
+    for _ = 1, 3 do
+      port = proc.free_ports(1)
+      pid = proc.spawn({ "python3", dir .. "/server.py", port }, { log = dir .. "/server.log" })
+      if proc.wait_until(function()
+        return not proc.alive(pid) or plain:request("GET", "http://127.0.0.1:" .. port .. "/count")
+      end, 10) and proc.alive(pid) then
+        return
+      end
+      proc.stop(pid, "python3")
+    end
+    error("python server did not start: " .. (proc.read(dir .. "/server.log") or ""))
   end)
 
   teardown(function()
@@ -291,9 +298,12 @@ describe("core.http against a local server #core", function()
       assert.is_nil(res)
       assert.equal("https required: " .. url("/echo"), err)
     end
-    local res, err = c:post(url("/echo"), function() return "{}" end, { new_nonce = url("/echo") })
+    local built = false
+    local res, err = c:post(url("/echo"), function() built = true return "{}" end,
+      { new_nonce = url("/echo") })
     assert.is_nil(res)
     assert.equal("https required: " .. url("/echo"), err)
+    assert.is_false(built)
     -- none of that reached the server: only count()'s own connections did
     assert.equal(before + 1, count())
     c:close()
@@ -396,7 +406,9 @@ describe("core.http against a local server #core", function()
 
   it("parses Retry-After as seconds from now", function()
     local function ra(v)
-      local res = assert(plain:request("GET", url("/retry?v=" .. v)))
+      local res = assert(plain:request("GET", url("/retry?v=" .. v:gsub("[^%w]", function(ch)
+        return string.format("%%%02X", ch:byte())
+      end))))
       assert.equal(503, res.status)
       return res.retry_after, res.headers["retry-after"]
     end
@@ -408,6 +420,14 @@ describe("core.http against a local server #core", function()
       assert.is_true(secs >= 3 and secs <= 6, form .. " gave " .. secs .. " for " .. raw)
     end
     assert.equal(0, ra("past"))
+    -- the three forms, in the past: parsed (0), not refused (nil)
+    assert.equal(0, ra("Sun, 06 Nov 1994 08:49:37 GMT"))
+    assert.equal(0, ra("Sunday, 06-Nov-94 08:49:37 GMT"))
+    assert.equal(0, ra("Sun Nov  6 08:49:37 1994"))
+    assert.equal(315360000, ra("Fri, 31 Dec 9999 23:59:59 GMT"))
+    assert.is_nil(ra("Sun, 06 Nov 1994 08:49:37 UTC"))
+    assert.is_nil(ra("Sun, 6 Nov 1994 08:49:37 GMT"))
+    assert.is_nil(ra("Sun, 06 Nov 1994 24:49:37 GMT"))
     assert.equal(315360000, ra("huge"))
     assert.is_nil(ra("garbage"))
     assert.is_nil(ra("-5"))
@@ -466,6 +486,8 @@ describe("core.http against a local server #core", function()
     local res, err = c:post(url("/echo"), function() return nil, "signing failed" end)
     assert.is_nil(res)
     assert.equal("signing failed", err)
+    c:request("GET", url("/echo"))
+    assert.has_error(function() c:post(url("/echo"), function() return {} end) end)
     c:close()
   end)
 end)
@@ -646,6 +668,14 @@ describe("core.http against Pebble #core #integration", function()
 end)
 
 describe("spec.helpers.pebble #integration", function()
+  it("proc.stop stops a program started through a wrapper, by PID", function()
+    local pid = proc.spawn({ "python3", "-c", "import time; time.sleep(30)" })
+    assert(proc.wait_until(function() return proc.comm(pid) == "python3" end, 5))
+    assert.is_true(proc.alive(pid))
+    assert.is_true(proc.stop(pid, "python3"))
+    assert.is_false(proc.alive(pid))
+  end)
+
   it("stops exactly what it started and removes its directory", function()
     local srv = pebble.start({ ports = "auto" })
     local pids = srv.pids

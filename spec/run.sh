@@ -30,7 +30,7 @@ export CERTBOT_BUILD="$B"
 if [ -n "$SAN" ]; then
 	export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	LD_PRELOAD="$ASAN_LIB" busted --lua=lua5.4 -o TAP --tags=core >>"$out" 2>&1 || status=1
+	CERTBOT_SAN=1 LD_PRELOAD="$ASAN_LIB" busted --lua=lua5.4 -o TAP --tags=core >>"$out" 2>&1 || status=1
 else
 	busted --lua=lua5.4 -o TAP >>"$out" 2>&1 || status=1
 fi

@@ -150,7 +150,8 @@ int main(void)
 		memcpy(orig, cert, n);
 		lua_pop(L, 1);
 		buf = malloc(n);
-		for (j = 0; j <= n; j++) {
+		/* the PEM text is long: every third position is enough there */
+		for (j = 0; j <= n; j += i == 0 ? 1 : 3) {
 			for (p = 0; p < NPARSERS; p++) {
 				memcpy(buf, orig, n);
 				bad += !call_ok(L, "crypto", parsers[p], buf, j);	/* truncated */

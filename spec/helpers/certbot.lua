@@ -21,6 +21,11 @@ function M.new(srv, opts)
   local self = setmetatable({ srv = srv, dir = dir,
     config_dir = dir .. "/config", work_dir = dir .. "/work", logs_dir = dir .. "/logs",
     env = opts.env or {} }, C)
+  -- Responders listen on loopback only: a cli.ini, as an admin would.
+  self.cli_ini = dir .. "/cli.ini"
+  local f = assert(io.open(self.cli_ini, "w"))
+  f:write("http-01-address = 127.0.0.1\n")
+  f:close()
   return self
 end
 
@@ -32,7 +37,7 @@ function C:run(args, opts)
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   if not opts.bare then
     for _, a in ipairs({ "--config-dir", self.config_dir, "--work-dir", self.work_dir,
-      "--logs-dir", self.logs_dir, "-n" }) do argv[#argv + 1] = a end
+      "--logs-dir", self.logs_dir, "-n", "-c", self.cli_ini }) do argv[#argv + 1] = a end
     if self.srv then
       for _, a in ipairs({ "--server", self.srv.directory }) do argv[#argv + 1] = a end
     end
@@ -40,7 +45,8 @@ function C:run(args, opts)
       for _, a in ipairs({ "--agree-tos", "-m", "spec@example.org" }) do argv[#argv + 1] = a end
     end
   end
-  local extra = { REQUESTS_CA_BUNDLE = self.srv and self.srv.ca_file or nil }
+  local extra = { REQUESTS_CA_BUNDLE = self.srv and self.srv.ca_file or nil,
+    CERTBOT_DEFAULT_CLI_INI = "", XDG_CONFIG_HOME = self.dir }
   for k, v in pairs(self.env) do extra[k] = v end
   for k, v in pairs(opts.env or {}) do extra[k] = v end
   local env, seen = {}, {}

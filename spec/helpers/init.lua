@@ -3,6 +3,13 @@
 -- plugins/, as the executable's embedded loader does.
 local build = os.getenv("CERTBOT_BUILD") or "build"
 package.cpath = build .. "/lib/?.so;" .. package.cpath
+
+-- Under `make asan` libasan is preloaded into lua5.4 itself; children the
+-- specs start (curl, openssl, python3, build/certbot) must not inherit it:
+-- uninstrumented programs deadlock with it preloaded.
+if os.getenv("CERTBOT_SAN") then
+  require("certbot.core").sys.setenv("LD_PRELOAD", nil)
+end
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 
 local function plugin_searcher(name)

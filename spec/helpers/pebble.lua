@@ -81,8 +81,7 @@ end
 -- externalAccountBindingRequired, externalAccountMACKeys, domainBlocklist,
 -- retryAfter, profiles, ...); opts.ports: "auto" or a table overriding
 -- M.default_ports by name; opts.timeout: seconds to wait (default 10).
-function M.start(opts)
-  opts = opts or {}
+local function start(opts)
   local ports = resolve_ports(opts.ports)
   local dir = proc.tmpdir("pebble-")
   local srv = { dir = dir, ports = ports, log_path = dir .. "/pebble.log",
@@ -138,6 +137,11 @@ function M.start(opts)
     local ready = proc.wait_until(function()
       if not proc.alive(pids.pebble) then error("pebble exited", 0) end
       if not proc.alive(pids.chall) then error("pebble-challtestsrv exited", 0) end
+      -- challtestsrv logs a failed bind and keeps running: fail fast
+      local clog = proc.read(srv.challtestsrv_log_path) or ""
+      if clog:find("address already in use", 1, true) then
+        error("pebble-challtestsrv: address already in use", 0)
+      end
       local r1, r2, e
       r1, e = srv.client:request("GET", srv.directory)
       if r1 and r1.status == 200 then
@@ -191,6 +195,19 @@ function M.start(opts)
   end
 
   return srv
+end
+
+function M.start(opts)
+  opts = opts or {}
+  if opts.ports ~= "auto" then return start(opts) end
+  -- Free ports are picked before they are bound: another run may take one
+  -- in between.  Try again with fresh ones when that happens.
+  for _ = 1, 3 do
+    local ok, srv = pcall(start, opts)
+    if ok then return srv end
+    if not tostring(srv):find("address already in use", 1, true) then error(srv, 0) end
+  end
+  return start(opts)
 end
 
 return M

@@ -41,7 +41,9 @@ function M.spawn(argv, opts)
     env[#env + 1] = M.quote(k .. "=" .. tostring(v))
   end
   table.sort(env)
-  local cmd = "exec env " .. table.concat(env, " ") .. " " .. shell_words(argv)
+  -- LD_PRELOAD (libasan under `make asan`) is for the spec's own process,
+  -- not for the servers it starts.
+  local cmd = "exec env -u LD_PRELOAD " .. table.concat(env, " ") .. " " .. shell_words(argv)
     .. " >" .. M.quote(opts.log or "/dev/null") .. " 2>&1 </dev/null"
   if opts.cwd then cmd = "cd " .. M.quote(opts.cwd) .. " && " .. cmd end
   -- The outer shell starts the program in the background and prints its
@@ -71,10 +73,13 @@ function M.alive(pid)
   return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
--- The program name a PID runs (its argv[0]), to guard against PID reuse.
+-- The program a PID runs: the base name of its argv[0] (a wrapper such as
+-- a pyenv shim execs the real program under a full path).  Guards stop()
+-- against PID reuse.
 function M.comm(pid)
   local cmdline = read("/proc/" .. pid .. "/cmdline")
-  return cmdline and cmdline:match("^[^%z]*")
+  local argv0 = cmdline and cmdline:match("^[^%z]*")
+  return argv0 and argv0:match("[^/]*$")
 end
 
 -- Poll fn() every `step` seconds until it returns a true value or `timeout`
@@ -89,8 +94,9 @@ function M.wait_until(fn, timeout, step)
   return fn()
 end
 
--- stop(pid[, expect_argv0]): TERM, wait up to 3 s, then KILL.  Only the
--- PID given; when expect_argv0 is set, only if that PID still runs it.
+-- stop(pid[, expect]): TERM, wait up to 3 s, then KILL.  Only the PID
+-- given; when expect is set, only if that PID still runs a program of that
+-- base name (M.comm).
 function M.stop(pid, expect)
   if not pid or not M.alive(pid) then return true end
   if expect then

@@ -131,7 +131,8 @@ describe("certonly against Pebble #integration", function()
     local pid = start_webserver(root)
     local log = cb.dir .. "/hook.log"
     local auth = ('printf %%s "$CERTBOT_VALIDATION" > %s/.well-known/acme-challenge/"$CERTBOT_TOKEN"; '
-      .. 'echo "auth $CERTBOT_DOMAIN $CERTBOT_REMAINING_CHALLENGES $CERTBOT_ALL_DOMAINS" >> %s; echo OUT-$CERTBOT_DOMAIN')
+      .. 'echo "auth $CERTBOT_DOMAIN $CERTBOT_REMAINING_CHALLENGES $CERTBOT_ALL_DOMAINS" >> %s; '
+      .. 'echo OUT-$CERTBOT_DOMAIN')
       :format(q(root), q(log))
     local cleanup = ('rm -f %s/.well-known/acme-challenge/"$CERTBOT_TOKEN"; '
       .. 'echo "cleanup $CERTBOT_DOMAIN $CERTBOT_AUTH_OUTPUT" >> %s'):format(q(root), q(log))
@@ -247,6 +248,7 @@ describe("certonly against Pebble #integration", function()
     args[#args + 1] = "--key-type"
     args[#args + 1] = "rsa"
     args[#args + 1] = "--force-renewal"
+    local _
     code, _, err = cb:run(args)
     assert.equal(1, code)
     assert.matches("--cert-name", err, 1, true)
