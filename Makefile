@@ -11,8 +11,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 libcurl openssl)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 ALLCFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -Icsrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-CORE_LIBS := -lssl -lcrypto -lcurl -lpthread
-EXE_LIBS  := -lcurl
+CORE_LIBS := -lssl -lcrypto -lpthread -ldl
 CJSON_A := $(firstword $(wildcard /usr/lib/*/liblua5.4-cjson.a) /usr/lib/x86_64-linux-gnu/liblua5.4-cjson.a)
 
 CORE_SRC := $(filter-out csrc/main.c,$(sort $(wildcard csrc/*.c)))
@@ -56,7 +55,7 @@ $(B)/obj/embed.o: $(B)/embed.c csrc/embed.h
 # for it.
 STATIC_LIBS := $(foreach l,ssl crypto lua5.4,$(firstword $(wildcard /usr/lib/*/lib$(l).a)))
 $(EXE): $(B)/obj/main.o $(B)/obj/embed.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -Wl,--exclude-libs,ALL -o $@ $^ $(CJSON_A) $(STATIC_LIBS) $(EXE_LIBS) -lpthread -lm -ldl
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -Wl,--exclude-libs,ALL -o $@ $^ $(CJSON_A) $(STATIC_LIBS) -lpthread -lm -ldl
 
 # The module for Debian's lua5.4 and LuaRocks: no liblua inside (the
 # interpreter exports the API; a second copy breaks luaL_checkversion).

@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* Plain function declarations, so the names below can be redirected. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "core.h"
@@ -35,15 +38,80 @@
 #define RETRY_AFTER_MAX 315360000LL /* 10 years of seconds */
 #define BAD_NONCE "urn:ietf:params:acme:error:badNonce"
 
-/* ---- the one global: curl_global_init, once ---- */
+/* ---- libcurl, loaded on first use ----
+ *
+ * libcurl is dlopen()ed when the first client is made, not linked: its ~30
+ * dependencies (GnuTLS, Kerberos, LDAP, ...) cost about 6 ms of loading
+ * and constructors at every start, and --help, --version or a renew with
+ * nothing due never make a request.  The table of entry points is written
+ * once under curl_once and only read afterwards.
+ */
+#define CURL_ENTRY_POINTS(X) \
+	X(curl_global_init) X(curl_easy_init) X(curl_easy_cleanup) \
+	X(curl_easy_reset) X(curl_easy_setopt) X(curl_easy_getinfo) \
+	X(curl_easy_strerror) X(curl_free) X(curl_multi_init) \
+	X(curl_multi_cleanup) X(curl_multi_add_handle) \
+	X(curl_multi_remove_handle) X(curl_multi_perform) X(curl_multi_poll) \
+	X(curl_multi_info_read) X(curl_multi_strerror) X(curl_slist_append) \
+	X(curl_slist_free_all) X(curl_url) X(curl_url_cleanup) X(curl_url_get) \
+	X(curl_url_set)
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT; /* written once, under global_once */
+static struct {
+#define CURL_SLOT(name) __typeof__(&name) name;
+	CURL_ENTRY_POINTS(CURL_SLOT)
+#undef CURL_SLOT
+} lib;
 
-static void global_init(void)
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static char curl_load_error[256]; /* written once, under curl_once */
+
+static void curl_load(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	CURLcode rc;
+
+	if (h == NULL) {
+		snprintf(curl_load_error, sizeof curl_load_error, "cannot load libcurl: %s", dlerror());
+		return;
+	}
+#define CURL_SYM(name) \
+	if ((*(void **)&lib.name = dlsym(h, #name)) == NULL) { \
+		snprintf(curl_load_error, sizeof curl_load_error, "libcurl lacks %s", #name); \
+		return; \
+	}
+	CURL_ENTRY_POINTS(CURL_SYM)
+#undef CURL_SYM
+	rc = lib.curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		snprintf(curl_load_error, sizeof curl_load_error, "curl_global_init: %s",
+			 lib.curl_easy_strerror(rc));
 }
+
+/* From here on every curl_* call goes through the table (curl.h defines
+ * argument-count checking macros for two of them: replaced too). */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_easy_init lib.curl_easy_init
+#define curl_easy_cleanup lib.curl_easy_cleanup
+#define curl_easy_reset lib.curl_easy_reset
+#define curl_easy_setopt lib.curl_easy_setopt
+#define curl_easy_getinfo lib.curl_easy_getinfo
+#define curl_easy_strerror lib.curl_easy_strerror
+#define curl_free lib.curl_free
+#define curl_multi_init lib.curl_multi_init
+#define curl_multi_cleanup lib.curl_multi_cleanup
+#define curl_multi_add_handle lib.curl_multi_add_handle
+#define curl_multi_remove_handle lib.curl_multi_remove_handle
+#define curl_multi_perform lib.curl_multi_perform
+#define curl_multi_poll lib.curl_multi_poll
+#define curl_multi_info_read lib.curl_multi_info_read
+#define curl_multi_strerror lib.curl_multi_strerror
+#define curl_slist_append lib.curl_slist_append
+#define curl_slist_free_all lib.curl_slist_free_all
+#define curl_url lib.curl_url
+#define curl_url_cleanup lib.curl_url_cleanup
+#define curl_url_get lib.curl_url_get
+#define curl_url_set lib.curl_url_set
 
 /* ---- the client ---- */
 
@@ -341,9 +409,9 @@ static int l_new(lua_State *L)
 
 	if (!lua_isnoneornil(L, 1))
 		luaL_checktype(L, 1, LUA_TTABLE);
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return cb_fail(L, "http: curl_global_init: %s", curl_easy_strerror(global_rc));
+	pthread_once(&curl_once, curl_load);
+	if (curl_load_error[0])
+		return cb_fail(L, "http: %s", curl_load_error);
 
 	c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);

@@ -98,6 +98,9 @@ static int run(lua_State *L)
 	int i;
 
 	luaL_openlibs(L);
+	/* Generational GC: a run makes many short-lived strings and tables
+	 * (parsed JSON, PEM text) and few long-lived ones. */
+	lua_gc(L, LUA_GCGEN, 0, 0);
 	preload(L);
 	lua_createtable(L, argc, 1);
 	for (i = 0; i < argc; i++) {

@@ -4,7 +4,7 @@
 --                                   /private_key.json   the account key as a private JWK (0400)
 --                                   /regr.json          {"body": {}, "uri": "<account URL>"}
 --
--- <id> is the MD5 of the account public key's DER, as Certbot computes it,
+-- <id> is the MD5 of the account public key's PEM, as Certbot computes it,
 -- so Certbot finds and accepts the accounts we create and the reverse.
 
 local core = require("certbot.core")
@@ -31,7 +31,7 @@ function M.server_path(server)
 end
 
 function M.account_id(key)
-  return (crypto.md5(key:public_der()):gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  return (crypto.md5(key:public_pem()):gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
 local function decode_file(backend, sp, id, file)

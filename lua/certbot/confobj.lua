@@ -28,7 +28,7 @@ M.new = new_section
 -- Read one value (after "="): quoted strings, comma lists, comments.
 -- Returns value (string or list) or nil, message.
 local function parse_value(s)
-  local items, pos, n = {}, 1, #s
+  local items, quoted, pos, n = {}, {}, 1, #s
   local is_list = false
   while true do
     while pos <= n and s:sub(pos, pos):match("%s") do pos = pos + 1 end
@@ -37,14 +37,24 @@ local function parse_value(s)
     local item
     local triple = s:sub(pos, pos + 2)
     if triple == '"""' or triple == "'''" then
-      local close = s:find(triple, pos + 3, true)
+      -- A triple-quoted value is the whole value: it ends at the closing
+      -- triple followed by nothing but blanks or a comment (the value may
+      -- itself end with a quote character).
+      local close
+      local from = pos + 3
+      while true do
+        local c2 = s:find(triple, from, true)
+        if not c2 then break end
+        if s:sub(c2 + 3):match("^%s*$") or s:sub(c2 + 3):match("^%s*#") then close = c2 end
+        from = c2 + 1
+      end
       if not close then return nil, "unterminated triple-quoted value" end
-      item = s:sub(pos + 3, close - 1)
-      pos = close + 3
+      return s:sub(pos + 3, close - 1)
     elseif c == '"' or c == "'" then
       local close = s:find(c, pos + 1, true)
       if not close then return nil, "unterminated quoted value" end
       item = s:sub(pos + 1, close - 1)
+      quoted[#items + 1] = true
       pos = close + 1
     else
       local stop = pos
@@ -69,9 +79,12 @@ local function parse_value(s)
     end
   end
   if is_list then
-    -- "a, b," and "a," : a trailing comma adds no empty item
-    if items[#items] == "" then items[#items] = nil end
-    return items
+    -- "k = ," is the empty list: unquoted empty items are not values
+    local out = {}
+    for i, item in ipairs(items) do
+      if item ~= "" or quoted[i] then out[#out + 1] = item end
+    end
+    return out
   end
   if #items == 0 then return "" end
   return items[1]
@@ -142,8 +155,8 @@ local function quote(s)
   if s:find("\n", 1, true) then error("confobj: newline in value") end
   local has_s, has_d = s:find("'", 1, true), s:find('"', 1, true)
   if has_s and has_d then
-    if not s:find('"""', 1, true) then return '"""' .. s .. '"""' end
     if not s:find("'''", 1, true) then return "'''" .. s .. "'''" end
+    if not s:find('"""', 1, true) then return '"""' .. s .. '"""' end
     error("confobj: value cannot be quoted: " .. s)
   end
   if EDGE:find(s:sub(1, 1), 1, true) or EDGE:find(s:sub(-1), 1, true)

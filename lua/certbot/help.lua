@@ -30,18 +30,29 @@ end
 -- width gets a line of its own).  Works per line, not per word: --help all
 -- wraps a few hundred paragraphs.
 local function wrap(text, width)
-  text = text:gsub("%s+", " ")
+  -- Option help is written with single spaces; normalise only when needed
+  -- (plain finds are cheap, patterns over every paragraph are not).
+  if text:find("  ", 1, true) or text:find("\n", 1, true) or text:find("\t", 1, true) then
+    text = text:gsub("%s+", " ")
+  end
   if text:byte(1) == 32 then text = text:sub(2) end
   if text:byte(-1) == 32 then text = text:sub(1, -2) end
   local lines = {}
   local p, n = 1, #text
+  local find = string.find
   while n - p + 1 > width do
-    local cut = text:sub(p, p + width):match(".*() ")
+    -- the last space at or before p + width
+    local cut, q = nil, p
+    while true do
+      local sp = find(text, " ", q, true)
+      if not sp or sp > p + width then break end
+      cut, q = sp, sp + 1
+    end
     if cut then
-      lines[#lines + 1] = text:sub(p, p + cut - 2)
-      p = p + cut
+      lines[#lines + 1] = text:sub(p, cut - 1)
+      p = cut + 1
     else
-      local sp = text:find(" ", p, true)
+      local sp = find(text, " ", p, true)
       if not sp then break end
       lines[#lines + 1] = text:sub(p, sp - 1)
       p = sp + 1

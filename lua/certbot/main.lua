@@ -20,6 +20,9 @@ end
 
 -- main(argv[, opts]) -> exit status; opts go to cli.parse (getenv, for specs).
 function M.main(argv, opts)
+  -- Parsing, --help and --version allocate a few MB at most and finish in
+  -- milliseconds: the collector stays off until a subcommand runs.
+  collectgarbage("stop")
   local cli = require "certbot.cli"
   local errors = require "certbot.errors"
 
@@ -44,6 +47,7 @@ function M.main(argv, opts)
   for _, n in ipairs(config:notices()) do say(io.stderr, n) end
 
   local sc = require("certbot.options").subcommand(config.verb)
+  collectgarbage("restart")
   if not sc.impl then
     say(io.stderr, "'" .. sc.name .. "' is not available in this build yet")
     return 1

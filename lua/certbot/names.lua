@@ -82,9 +82,6 @@ function M.domain(value)
       return fail("Requested domain %s has a label that starts or ends with a hyphen.", value)
     end
   end
-  if not plain:find(".", 1, true) then
-    return fail("Requested domain %s is not a FQDN because it contains only one label.", value)
-  end
   return d
 end
 
@@ -124,7 +121,8 @@ function M.token(token)
   if type(token) ~= "string" or token == "" or #token > 512
     or not token:match("^[A-Za-z0-9_-]+$") then
     return nil, "invalid token from the CA: "
-      .. (type(token) == "string" and ("%q"):format(token:sub(1, 80)) or type(token))
+      .. (type(token) == "string" and ("'%s'"):format(token:sub(1, 80):gsub("[%c\128-\255]", "?"))
+        or type(token))
   end
   return token
 end

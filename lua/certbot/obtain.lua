@@ -20,7 +20,7 @@ local crypto, sys = core.crypto, core.sys
 
 local M = {}
 
-local STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+local STAGING = options.STAGING_SERVER
 
 local function fail(msg, code) errors.raise(msg, code or 1) end
 
@@ -627,6 +627,22 @@ function M.renewal_key(ctx, lineage)
       .. "of a lineage that has --reuse-key set.")
   end
   return key, true
+end
+
+-- A certificate from the staging server (Certbot's is_test_cert).
+function M.is_test_cert(lineage)
+  return lineage.params.server == STAGING
+end
+
+-- Replacing a real certificate with a staging one needs --break-my-certs.
+function M.check_test_cert(ctx, lineage)
+  local config = ctx.config
+  if config.staging and not config.dry_run and not config.break_my_certs
+    and not M.is_test_cert(lineage) then
+    fail(("You've asked to renew/replace a seemingly valid certificate with a test certificate "
+      .. "(domains: %s). We will not do that unless you use the --break-my-certs flag!")
+      :format(table.concat(M.lineage_domains(lineage), ", ")))
+  end
 end
 
 -- Check a key-type change against an existing lineage, as Certbot does.

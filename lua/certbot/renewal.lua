@@ -18,41 +18,47 @@ local UNITS = {
   year = 31536000, years = 31536000, y = 31536000,
 }
 
--- "30 days" -> seconds | nil, err
+-- "30 days", "2 weeks 3 days", "10" (days) -> seconds | nil, err.  The
+-- whole text must be such terms.
 function M.parse_interval(text)
   if type(text) ~= "string" then return nil, "not a time interval" end
-  local total, any = 0, false
-  for n, unit in text:lower():gmatch("(%d+)%s*(%a+)") do
+  local t = text:lower()
+  if t:match("^%s*%d+%s*$") then return tonumber(t) * 86400 end
+  local total, pos, any = 0, 1, false
+  while true do
+    local s, e, n, unit = t:find("^%s*(%d+)%s*(%a+)%s*,?", pos)
+    if not s then break end
     local mult = UNITS[unit]
     if not mult then return nil, ("unknown time unit '%s' in '%s'"):format(unit, text) end
-    total = total + tonumber(n) * mult
-    any = true
+    total, pos, any = total + tonumber(n) * mult, e + 1, true
   end
-  if not any then
-    if text:match("^%s*%d+%s*$") then return tonumber(text) * 86400 end
+  if not any or not t:sub(pos):match("^%s*$") then
     return nil, ("not a time interval: '%s'"):format(text)
   end
   return total
 end
 
 -- due(cert_pem, renew_before_expiry|nil, now|nil) -> bool, reason
+-- A renew_before_expiry that does not parse is reported in the reason and
+-- the lifetime rule applies (rather than renewing on every run).
 function M.due(cert_pem, renew_before_expiry, now)
   now = now or core.sys.time()
   local info, err = core.crypto.parse_cert(cert_pem)
   if not info then return true, "cannot read the certificate: " .. tostring(err) end
   local not_after, not_before = info.not_after, info.not_before
+  local bad
   if renew_before_expiry then
     local interval, ierr = M.parse_interval(renew_before_expiry)
     if interval then
       local due = now >= not_after - interval
       return due, ("renew_before_expiry = %s"):format(renew_before_expiry)
     end
-    return true, "bad renew_before_expiry: " .. ierr
+    bad = "ignoring renew_before_expiry: " .. ierr .. "; "
   end
   local lifetime = not_after - not_before
   local fraction = lifetime < 10 * 86400 and 1 / 2 or 1 / 3
   local due = now >= not_after - lifetime * fraction
-  return due, ("%s of its lifetime left rule"):format(fraction == 0.5 and "half" or "a third")
+  return due, ("%s%s of its lifetime left rule"):format(bad or "", fraction == 0.5 and "half" or "a third")
 end
 
 return M

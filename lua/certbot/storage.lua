@@ -38,6 +38,16 @@ We recommend not moving these files. For more information, see the Certbot
 User Guide at https://certbot.eff.org/docs/using.html#where-are-my-certificates.
 ]]
 
+-- Two spellings of one path: "/etc/letsencrypt/" and "/etc//letsencrypt",
+-- or a symlinked config dir, name the same place.
+local function same_path(a, b)
+  if a == b then return true end
+  local function norm(p) return (p:gsub("/+", "/"):gsub("/%./", "/"):gsub("(.)/$", "%1")) end
+  if norm(a) == norm(b) then return true end
+  local ra, rb = sys.realpath(a), sys.realpath(b)
+  return ra ~= nil and ra == rb
+end
+
 local function check(ok, err)
   if not ok then error({ storage = true, message = err }, 0) end
   return ok
@@ -190,8 +200,8 @@ function FS:live_versions(name)
       local base = target:match("([^/]+)$")
       local n = base and base:match("^" .. k .. "(%d+)%.pem$")
       -- the target must resolve into archive/<name>/
-      local dir = target:sub(1, #target - #base)
-      if n and (dir == "../../archive/" .. name .. "/" or dir == self:archive_dir(name) .. "/") then
+      local dir = n and target:sub(1, #target - #base)
+      if n and (dir == "../../archive/" .. name .. "/" or same_path(dir, self:archive_dir(name) .. "/")) then
         v[k] = tonumber(n)
       end
     end
@@ -383,13 +393,14 @@ function M.load(backend, name)
     if conf.keys[k] == nil then
       return nil, ("%s: missing key '%s'"):format(path, k)
     end
-    if conf.keys[k] ~= paths[k] then
+    if type(conf.keys[k]) ~= "string" or not same_path(conf.keys[k], paths[k]) then
       -- Certbot lets the user point elsewhere only through the live dir;
       -- anything outside this lineage's own paths is treated as broken.
       return nil, ("%s: '%s' points outside live/%s: %s"):format(path, k, name, tostring(conf.keys[k]))
     end
   end
-  if conf.keys.archive_dir ~= nil and conf.keys.archive_dir ~= backend:archive_dir(name) then
+  if conf.keys.archive_dir ~= nil and (type(conf.keys.archive_dir) ~= "string"
+      or not same_path(conf.keys.archive_dir, backend:archive_dir(name))) then
     return nil, ("%s: archive_dir points outside archive/%s"):format(path, name)
   end
   l.paths = paths

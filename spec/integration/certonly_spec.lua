@@ -306,7 +306,7 @@ describe("certonly against Pebble #integration", function()
     local conf = cb:read("renewal/h.example.org.conf")
     -- quoted as configobj quotes them, so Certbot reads back the same text
     assert.matches('\npre_hook = "echo pre >> \'', conf, 1, true)
-    assert.matches('\nrenew_hook = """echo "deploy $RENEWED_LINEAGE', conf, 1, true)
+    assert.matches("\nrenew_hook = '''echo \"deploy $RENEWED_LINEAGE", conf, 1, true)
     assert.matches('\npost_hook = "echo post >> \'', conf, 1, true)
   end)
 

@@ -120,8 +120,10 @@ local function save_csr_outputs(config, result)
   return out
 end
 
-local function run_deploy_hook(config, lineage_dir, domains)
-  local cmd = config.renew_hook
+-- A new certificate runs --deploy-hook; a renewed one runs the renew hook
+-- (--deploy-hook sets it too; the older --renew-hook sets only it).
+local function run_deploy_hook(config, lineage_dir, domains, renewed)
+  local cmd = renewed and config.renew_hook or config.deploy_hook
   if not cmd or cmd == "" then return end
   if config.dry_run and not config.run_deploy_hooks then
     display.notify("Dry run: skipping deploy hook command: " .. cmd)
@@ -230,7 +232,10 @@ function M.obtain_and_save(config, opts)
     end
     return lineage, nil, "reinstall"
   end
-  if lineage then obtain.check_key_type_change(ctx, lineage) end
+  if lineage then
+    obtain.check_key_type_change(ctx, lineage)
+    obtain.check_test_cert(ctx, lineage)
+  end
   ctx.lineage = lineage
 
   obtain.client(ctx) -- the account first, as Certbot does
@@ -264,7 +269,7 @@ function M.obtain_and_save(config, opts)
       if not l then fail("Unable to save the certificate: " .. serr) end
       lineage = l
     end
-    run_deploy_hook(config, ctx.backend:live_dir(lineage.name), result.domains)
+    run_deploy_hook(config, ctx.backend:live_dir(lineage.name), result.domains, action == "renew")
   end)
 
   if config.dry_run then
