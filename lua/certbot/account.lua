@@ -161,4 +161,34 @@ function M.register(config, backend, client, key_opts)
   return acc
 end
 
+---------------------------------------------------------------------------
+-- Changing and removing a stored account (update_account, unregister)
+---------------------------------------------------------------------------
+
+-- remove(backend, server, id) -> true | nil, err: the account's directory
+-- and its three files, as Certbot's AccountFileStorage.delete does.
+function M.remove(backend, server, id)
+  return backend:remove_account(M.server_path(server), id)
+end
+
+-- update_regr(backend, server, acc) -> true | nil, err: rewrite regr.json
+-- after the CA accepted a change.  Certbot keeps only the URL there (an
+-- empty body), so the file reads the same to both clients.
+function M.update_regr(backend, server, acc)
+  local regr = json.encode({ body = {}, uri = acc.uri })
+  return backend:update_account_file(M.server_path(server), acc.id, "regr.json", regr, 420)
+end
+
+-- emails(body) -> { "a@x", ... }: the mailto: contacts of an account object
+-- from the CA, in its order ({} when it has none).
+function M.emails(body)
+  local out = {}
+  local contact = type(body) == "table" and body.contact
+  if type(contact) ~= "table" then return out end
+  for _, c in ipairs(contact) do
+    if type(c) == "string" and c:sub(1, 7) == "mailto:" then out[#out + 1] = c:sub(8) end
+  end
+  return out
+end
+
 return M

@@ -48,6 +48,7 @@ function M.main(argv, opts)
 
   local sc = require("certbot.options").subcommand(config.verb)
   collectgarbage("restart")
+  require("certbot.display").setup(config)
   if not sc.impl then
     say(io.stderr, "'" .. sc.name .. "' is not available in this build yet")
     return 1

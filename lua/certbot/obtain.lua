@@ -95,32 +95,42 @@ function M.http_options(config)
   }
 end
 
--- client(ctx) -> acme client for the run's server, with its account.
+-- client(ctx) -> acme client for the run's server, with its account
+-- (ctx.account).  Clients are cached per server and account in ctx.clients,
+-- which renew shares between the lineages of one run.
 function M.client(ctx, opts)
   opts = opts or {}
   local config = ctx.config
-  if ctx.client then return ctx.client end
   local server = M.server(config)
+  ctx.clients = ctx.clients or {}
+  local cache_key = server .. "\0" .. tostring(config.account or "") .. (opts.no_account and "\0-" or "")
+  local cached = ctx.clients[cache_key]
+  if cached then
+    ctx.client, ctx.account = cached.client, cached.account
+    return cached.client
+  end
   local c, err = acme.new({ directory = server, http = M.http_options(config) })
   if not c then fail(tostring(err)) end
   local dir, derr = c:directory()
   if not dir then fail(("Unable to reach the ACME server at %s: %s"):format(server, tostring(derr))) end
-  ctx.client = c
-  if opts.no_account then return c end
-  local accounts = account.list(ctx.backend, server)
-  local acc
-  if config.account then
-    for _, a in ipairs(accounts) do if a.id == config.account then acc = a end end
-    if not acc then fail(("Account %s does not exist for %s"):format(config.account, server)) end
-  else
-    acc = accounts[1]
+  ctx.client, ctx.account = c, nil
+  if not opts.no_account then
+    local accounts = account.list(ctx.backend, server)
+    local acc
+    if config.account then
+      for _, a in ipairs(accounts) do if a.id == config.account then acc = a end end
+      if not acc then fail(("Account %s does not exist for %s"):format(config.account, server)) end
+    else
+      acc = accounts[1]
+    end
+    if not acc then
+      acc = account.register(config, ctx.backend, c, M.account_key_spec(config))
+      display.notify("Account registered.")
+    end
+    c.key, c.kid = acc.key, acc.uri
+    ctx.account = acc
   end
-  if not acc then
-    acc = account.register(config, ctx.backend, c, M.account_key_spec(config))
-    display.notify("Account registered.")
-  end
-  c.key, c.kid = acc.key, acc.uri
-  ctx.account = acc
+  ctx.clients[cache_key] = { client = c, account = ctx.account }
   return c
 end
 

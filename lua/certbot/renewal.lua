@@ -61,4 +61,97 @@ function M.due(cert_pem, renew_before_expiry, now)
   return due, ("%s%s of its lifetime left rule"):format(bad or "", fraction == 0.5 and "half" or "a third")
 end
 
+
+---------------------------------------------------------------------------
+-- Restoring a lineage's stored settings into a run's config
+---------------------------------------------------------------------------
+
+local function to_bool(v)
+  if type(v) == "boolean" then return v end
+  v = tostring(v):lower()
+  if v == "true" or v == "1" or v == "yes" or v == "on" then return true end
+  if v == "false" or v == "0" or v == "no" or v == "off" or v == "none" or v == "" then return false end
+  return nil
+end
+
+-- convert(entry, value) -> typed value | nil, why
+function M.convert(entry, value)
+  local t = entry.type
+  if t == "int" or t == "count" then
+    local n = math.tointeger(tonumber(value))
+    if not n then return nil, "not an integer" end
+    return n
+  elseif t == "float" then
+    local n = tonumber(value)
+    if not n then return nil, "not a number" end
+    return n
+  elseif t == "flag" or t == "flag_false" or t == "bool" then
+    local b = to_bool(value)
+    if b == nil then return nil, "not True or False" end
+    return b
+  elseif t == "list" then
+    if type(value) == "table" then return value end
+    local out = {}
+    for item in tostring(value):gmatch("[^,]+") do
+      item = item:gsub("^%s+", ""):gsub("%s+$", "")
+      if item ~= "" then out[#out + 1] = item end
+    end
+    return out
+  end
+  if type(value) == "table" then value = table.concat(value, ",") end
+  if value == "None" then return nil, "none" end
+  return value
+end
+
+-- apply(config, lineage): every stored option the user did not give on the
+-- command line or in cli.ini is set from the lineage's [renewalparams]
+-- (Certbot's restore_required_config_elements).  -> true | nil, error
+function M.apply(config, lineage)
+  local options = require("certbot.options")
+  local rp = lineage.conf.sections.renewalparams
+  if not rp then return nil, lineage.conf_path .. ": no [renewalparams] section" end
+  local where = lineage.conf_path
+  -- the plugin choice: kept from the conf unless the user chose plugins now
+  local chose = config:set_by_user("authenticator") or config:set_by_user("installer")
+    or config:set_by_user("configurator")
+  for _, e in ipairs(options.list) do
+    if e.selector and config[e.dest] == true and config:set_by_user(e.dest) then chose = true end
+  end
+  for _, k in ipairs({ "authenticator", "installer" }) do
+    local v = rp.keys[k]
+    if not chose and type(v) == "string" and v ~= "None" and v ~= "" then
+      if not v:match("^[%w][%w_-]*$") then
+        return nil, ("%s: invalid %s '%s'"):format(where, k, v)
+      end
+      config:set(k, v, "renewal", where)
+    end
+  end
+  for _, k in ipairs({ "server", "account" }) do
+    local v = rp.keys[k]
+    if type(v) == "string" and v ~= "" and not config:set_by_user(k) then
+      config:set(k, v, "renewal", where)
+    end
+  end
+  for _, e in ipairs(options.renewal_options()) do
+    local k = e.dest
+    local v = rp.keys[k]
+    if v == nil and e.old_dest then v = rp.keys[e.old_dest] end
+    if v ~= nil and k ~= "authenticator" and k ~= "installer" and k ~= "server"
+      and k ~= "account" and k ~= "webroot_map" and not config:set_by_user(k) then
+      local val, why = M.convert(e, v)
+      if val == nil and why ~= "none" then
+        return nil, ("%s: %s = %s: %s"):format(where, k, tostring(v), why)
+      end
+      if val ~= nil then config:set(k, val, "renewal", where) end
+    end
+  end
+  local wm = rp.sections.webroot_map
+  if wm and not config:set_by_user("webroot_map") and not config:set_by_user("webroot_path") then
+    local map = {}
+    for _, d in ipairs(wm.order) do map[d] = wm.keys[d] end
+    config:set("webroot_map", map, "renewal", where)
+  end
+  return true
+end
+
 return M

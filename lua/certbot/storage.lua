@@ -209,6 +209,33 @@ function FS:live_versions(name)
   return v
 end
 
+-- The version whose deploy hooks have not run yet (written before the live
+-- links move, removed once the hooks ran), so a killed run's successor
+-- gets its deploy hooks exactly once.
+function FS:set_pending(name, version)
+  return sys.write_atomic(self:_p("archive", name, ".deploy-pending"), tostring(version) .. "\n", FILE_MODE)
+end
+
+function FS:get_pending(name)
+  local text = sys.read_file(self:_p("archive", name, ".deploy-pending"), 64)
+  return text and math.tointeger(tonumber(text:match("%d+")))
+end
+
+function FS:clear_pending(name)
+  if sys.lstat(self:_p("archive", name, ".deploy-pending")) then
+    return sys.unlink(self:_p("archive", name, ".deploy-pending"))
+  end
+  return true
+end
+
+-- Is version complete in the archive (all four files)?
+function FS:version_complete(name, version)
+  for _, k in ipairs(M.KINDS) do
+    if not sys.stat(self:archive_path(name, k, version)) then return false end
+  end
+  return true
+end
+
 function FS:write_readme(name)
   return sys.write_atomic(self:_p("live", name, "README"), README, FILE_MODE)
 end
@@ -367,6 +394,7 @@ function M.new_lineage(backend, base_name, files, params, opts)
     name = free_name(backend, base_name)
     check(backend:begin_lineage(name))
     check(backend:write_archive(name, 1, files, KEY_MODE))
+    check(backend:set_pending(name, 1))
     check(backend:link_live(name, 1))
     check(backend:write_readme(name))
     check(backend:write_conf(name, build_conf(backend, name, opts.version or core.version, params)))
@@ -450,6 +478,7 @@ function Lineage:save_successor(files, params, opts)
     local mode, gid = successor_key_mode(backend, name, prev)
     check(backend:write_archive(name, new, files, mode))
     if gid then sys.chown(backend:archive_path(name, "privkey", new), -1, gid) end
+    check(backend:set_pending(name, new))
     check(backend:link_live(name, new))
     if params then
       local text = build_conf(backend, name, opts.version or core.version, params, self.conf)
@@ -458,6 +487,41 @@ function Lineage:save_successor(files, params, opts)
   end)
   if not ok then return nil, type(err) == "table" and err.message or tostring(err) end
   return new
+end
+
+-- The deploy hooks of the newest version ran: forget it.
+function Lineage:deploy_done()
+  return self.backend:clear_pending(self.name)
+end
+
+-- recover() -> pending version | nil: finish what a killed run left.  Live
+-- links that disagree (killed between two link swaps) all move to the
+-- newest complete version; a version whose deploy hooks never ran is
+-- returned so the caller runs them once.
+function Lineage:recover()
+  local backend, name = self.backend, self.name
+  if not self:consistent_version() then
+    local versions = backend:archive_versions(name)
+    for i = #versions, 1, -1 do
+      if backend:version_complete(name, versions[i]) then
+        local ok, err = backend:link_live(name, versions[i])
+        if not ok then return nil, err end
+        break
+      end
+    end
+  end
+  local pending = backend:get_pending(name)
+  if not pending then return nil end
+  if backend:version_complete(name, pending) then
+    -- killed after the new version was complete: make it live, hooks due
+    if self:consistent_version() ~= pending then
+      local ok, err = backend:link_live(name, pending)
+      if not ok then return nil, err end
+    end
+    return pending
+  end
+  backend:clear_pending(name)
+  return nil
 end
 
 -- Rewrite only the renewal parameters.
@@ -476,6 +540,115 @@ function M.all(backend)
     else out.broken[#out.broken + 1] = { name = name, error = err, path = backend:conf_path(name) } end
   end
   return out
+end
+
+-- The newest archive version with all four files (nil if there is none).
+function M.newest_complete_version(backend, name)
+  local versions = backend:archive_versions(name)
+  for i = #versions, 1, -1 do
+    local complete = true
+    for _, k in ipairs(M.KINDS) do
+      local st = sys.stat(backend:archive_path(name, k, versions[i]))
+      if not (st and st.type == "file") then complete = false end
+    end
+    if complete then return versions[i] end
+  end
+  return nil
+end
+
+-- The user guide's way to move an archive: its files go to another folder,
+-- archive_dir in the renewal conf names that folder, then update_symlinks.
+-- Certbot's layout stays whole: archive/NAME becomes a symlink to the
+-- folder, so the live links keep their "../../archive/NAME/..." targets,
+-- load() sees archive_dir resolve to archive/NAME, and renewals write into
+-- the folder.  Refused: a relative path, a folder that is not there, one
+-- inside the config dir's archive/ or live/ (another lineage's files), and
+-- an archive/NAME that is still a real directory (which one holds the
+-- lineage?).
+local function adopt_archive_dir(backend, name, conf_path, dir)
+  local own = backend:archive_dir(name)
+  if type(dir) ~= "string" or dir:sub(1, 1) ~= "/" then
+    return nil, ("%s: archive_dir must be an absolute path, not '%s'"):format(conf_path, tostring(dir))
+  end
+  if same_path(dir, own) then return true end
+  local st = sys.stat(dir)
+  if not st or st.type ~= "directory" then
+    return nil, ("%s: archive_dir %s is not a directory"):format(conf_path, dir)
+  end
+  local real = sys.realpath(dir)
+  for _, top in ipairs({ own:match("^(.*)/[^/]*$"), backend:live_dir(name):match("^(.*)/[^/]*$") }) do
+    local rtop = sys.realpath(top)
+    if real and rtop and (real == rtop or real:sub(1, #rtop + 1) == rtop .. "/") then
+      return nil, ("%s: archive_dir %s lies inside %s"):format(conf_path, dir, top)
+    end
+  end
+  local cur = sys.lstat(own)
+  if cur and cur.type ~= "link" then
+    return nil, ("%s: archive_dir names %s, but %s is still there: move its files to %s and "
+      .. "remove it, or set archive_dir back"):format(conf_path, dir, own, dir)
+  end
+  return sys.symlink_swap(dir, own)
+end
+
+-- update_symlinks(backend, name) -> version | nil, err
+-- Point the four live links (relative "../../archive/NAME/kindN.pem") at
+-- the newest archive version that has all four files, creating live/NAME
+-- if it is gone; archive_dir may name a folder the archive was moved to.
+function M.update_symlinks(backend, name)
+  local path = backend:conf_path(name)
+  local text, err = backend:read_conf(name)
+  if not text then return nil, err end
+  local conf, perr = confobj.parse(text, path)
+  if not conf then return nil, perr end
+  if conf.keys.archive_dir ~= nil then
+    local ok, aerr = adopt_archive_dir(backend, name, path, conf.keys.archive_dir)
+    if not ok then return nil, aerr end
+  end
+  local l, lerr = M.load(backend, name)
+  if not l then return nil, lerr end
+  local version = M.newest_complete_version(backend, name)
+  if not version then
+    return nil, ("no version with all of cert, chain, fullchain and privkey in %s")
+      :format(backend:archive_dir(name))
+  end
+  if not sys.lstat(backend:live_dir(name)) then
+    local ok, merr = sys.mkdir(backend:live_dir(name), PRIVATE_DIR)
+    if not ok then return nil, merr end
+    backend:write_readme(name)
+  end
+  local ok, kerr = backend:link_live(name, version)
+  if not ok then return nil, kerr end
+  return version
+end
+
+-- delete_lineage(backend, name) -> true | nil, err
+-- Remove renewal/NAME.conf, live/NAME and archive/NAME.  An archive moved
+-- elsewhere (archive/NAME a symlink, see adopt_archive_dir) loses its
+-- certificate and key files there too, as Certbot removes archive_dir; the
+-- folder goes if nothing else is left in it.
+function M.delete_lineage(backend, name)
+  local own = backend:archive_dir(name)
+  local st = sys.lstat(own)
+  local moved
+  if st and st.type == "link" then
+    moved = sys.realpath(own)
+    local ok, err = sys.unlink(own)
+    if not ok then return nil, err end
+  end
+  local ok, err = backend:remove_lineage(name)
+  if not ok then return nil, err end
+  if moved then
+    local kinds = {}
+    for _, k in ipairs(M.KINDS) do kinds[k] = true end
+    for _, f in ipairs(sys.listdir(moved) or {}) do
+      if kinds[f:match("^(%l+)%d+%.pem$") or ""] then
+        local uok, uerr = sys.unlink(moved .. "/" .. f)
+        if not uok then return nil, uerr end
+      end
+    end
+    sys.rmdir(moved) -- kept when other files are left in it
+  end
+  return true
 end
 
 return M

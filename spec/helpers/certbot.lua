@@ -21,10 +21,11 @@ function M.new(srv, opts)
   local self = setmetatable({ srv = srv, dir = dir,
     config_dir = dir .. "/config", work_dir = dir .. "/work", logs_dir = dir .. "/logs",
     env = opts.env or {} }, C)
-  -- Responders listen on loopback only: a cli.ini, as an admin would.
+  -- Responders listen on loopback only, and renew does not sleep a random
+  -- while before its first renewal: a cli.ini, as an admin would write it.
   self.cli_ini = dir .. "/cli.ini"
   local f = assert(io.open(self.cli_ini, "w"))
-  f:write("http-01-address = 127.0.0.1\n")
+  f:write("http-01-address = 127.0.0.1\nno-random-sleep-on-renew = true\n")
   f:close()
   return self
 end

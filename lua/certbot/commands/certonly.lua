@@ -171,6 +171,8 @@ function M.obtain_and_save(config, opts)
   end
 
   M.select_plugins(config, opts.installer)
+  local hok, herr = hooks.validate_config(config)
+  if not hok then fail(herr) end
   local ctx = obtain.context(config)
   local auth, aerr = plugins.instance(config.authenticator, "authenticator", config)
   if not auth then fail(aerr) end
@@ -270,6 +272,7 @@ function M.obtain_and_save(config, opts)
       lineage = l
     end
     run_deploy_hook(config, ctx.backend:live_dir(lineage.name), result.domains, action == "renew")
+    lineage:deploy_done()
   end)
 
   if config.dry_run then

@@ -6,6 +6,11 @@ local obtain = require("certbot.obtain")
 local M = {}
 
 function M.run(config)
+  -- Certbot's deprecated spelling of update_account (cli.lua already
+  -- printed the deprecation notice).
+  if config.update_registration then
+    return require("certbot.commands.update_account").run(config)
+  end
   local ctx = obtain.context(config)
   local server = obtain.server(config)
   if #account.list(ctx.backend, server) > 0 then
