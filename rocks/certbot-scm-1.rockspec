@@ -51,6 +51,7 @@ build = {
     ["certbot.commands.certificates"] = "lua/certbot/commands/certificates.lua",
     ["certbot.commands.certonly"] = "lua/certbot/commands/certonly.lua",
     ["certbot.commands.delete"] = "lua/certbot/commands/delete.lua",
+    ["certbot.commands.reconfigure"] = "lua/certbot/commands/reconfigure.lua",
     ["certbot.commands.register"] = "lua/certbot/commands/register.lua",
     ["certbot.commands.renew"] = "lua/certbot/commands/renew.lua",
     ["certbot.commands.revoke"] = "lua/certbot/commands/revoke.lua",

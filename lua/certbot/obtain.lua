@@ -28,9 +28,11 @@ local function fail(msg, code) errors.raise(msg, code or 1) end
 -- Setting up: directories, log, locks
 ---------------------------------------------------------------------------
 
--- The server to talk to: --server, else staging for --staging/--dry-run.
+-- The server to talk to.  --staging and --dry-run move Let's Encrypt's
+-- production server to its staging twin (as Certbot does); any other server
+-- (--server, or a lineage's stored one) stays.
 function M.server(config)
-  if (config.staging or config.dry_run) and not config:set_by_user("server") then
+  if (config.staging or config.dry_run) and config.server == options.DEFAULT_SERVER then
     return STAGING
   end
   return config.server

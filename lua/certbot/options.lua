@@ -101,7 +101,7 @@ M.subcommands = {
     usage = "certbot enhance [options]",
     description = "Harden a TLS configuration that already exists by adding enhancements "
       .. "such as redirects or HSTS" },
-  { name = "reconfigure",
+  { name = "reconfigure", impl = "certbot.commands.reconfigure",
     help = "Change the renewal settings of a certificate without renewing it",
     usage = "certbot reconfigure --cert-name CERTNAME [options]",
     description = "Update the options stored in a lineage's renewal configuration; a test "

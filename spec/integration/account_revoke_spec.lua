@@ -27,21 +27,6 @@ describe("revoke and account subcommands against Pebble #integration", function(
     return code, out or "", err or ""
   end
 
-  -- certonly with the standalone responder on Pebble's http-01 port.
-  local function issue(c, name, extra)
-    local args = { "certonly", "--standalone", "--http-01-port", "5002", "-d", name }
-    for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-    local code, out, err
-    -- port 5002 is shared with other Pebble specs running at the same time
-    for _ = 1, 20 do
-      code, out, err = run(c, args)
-      if code == 0 or not err:find("could not bind", 1, true) then break end
-      sys.sleep(0.5)
-    end
-    assert.equal(0, code, out .. err)
-    return c:live(name)
-  end
-
   -- The serial as openssl prints it (hex, no 0x), for Pebble's status URL.
   local function serial_of(path)
     local code, out = sh("openssl x509 -noout -serial -in " .. q(path))
@@ -83,7 +68,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
 
   describe("revoke", function()
     it("revokes by --cert-name with the account key and deletes the lineage under -n", function()
-      local p = issue(cb, "rn.example.org")
+      local p = cb:issue("rn.example.org")
       local serial = serial_of(p.cert)
       assert.equal("Valid", status(serial).Status)
       local code, out, err = run(cb, { "revoke", "--cert-name", "rn.example.org" })
@@ -100,7 +85,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("records --reason (any case) and keeps the lineage with --no-delete-after-revoke", function()
-      local p = issue(cb, "rk.example.org")
+      local p = cb:issue("rk.example.org")
       local serial = serial_of(p.cert)
       local code, out, err = run(cb, { "revoke", "--cert-name", "rk.example.org",
         "--reason", "keyCompromise", "--no-delete-after-revoke" })
@@ -126,7 +111,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("revokes by --cert-path with --key-path (ECDSA P-384, ES384) and deletes the lineage", function()
-      local p = issue(cb, "re.example.org", { "--elliptic-curve", "secp384r1" })
+      local p = cb:issue("re.example.org", { "--elliptic-curve", "secp384r1" })
       local serial = serial_of(p.cert)
       local code, out, err = run(cb, { "revoke", "--cert-path", p.fullchain, "--key-path", p.privkey,
         "--reason", "superseded", "--delete-after-revoke" })
@@ -139,7 +124,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("revokes by --cert-path with --key-path (RSA, RS256) without any account", function()
-      local p = issue(cb, "rr.example.org", { "--key-type", "rsa" })
+      local p = cb:issue("rr.example.org", { "--key-type", "rsa" })
       local serial = serial_of(p.cert)
       -- a second config dir with no account: only the certificate's key can sign
       local other = helper.new(srv)
@@ -157,7 +142,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("refuses a --key-path that is not the certificate's key, before asking the CA", function()
-      local p = issue(cb, "rm.example.org")
+      local p = cb:issue("rm.example.org")
       local serial = serial_of(p.cert)
       local wrong = cb.dir .. "/wrong.pem"
       assert.equal(0, (sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " .. q(wrong))))
@@ -169,7 +154,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("reports the CA's 'unauthorized' when another account revokes with its own key", function()
-      local p = issue(cb, "ru.example.org")
+      local p = cb:issue("ru.example.org")
       local serial = serial_of(p.cert)
       local other = helper.new(srv)
       local code, out, err = run(other, { "revoke", "--cert-path", p.cert })
@@ -181,7 +166,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("needs exactly one of --cert-path and --cert-name", function()
-      local p = issue(cb, "rb.example.org")
+      local p = cb:issue("rb.example.org")
       local serial = serial_of(p.cert)
       local msg = "Error! Exactly one of --cert-path or --cert-name must be specified!"
       local code, out, err = run(cb, { "revoke", "--cert-name", "rb.example.org", "--cert-path", p.cert })
@@ -204,7 +189,7 @@ describe("revoke and account subcommands against Pebble #integration", function(
     end)
 
     it("asks before deleting when interactive, and keeps the lineage on 'No'", function()
-      local p = issue(cb, "ra.example.org")
+      local p = cb:issue("ra.example.org")
       local serial = serial_of(p.cert)
       local code, out, err = run_asking(cb, { "revoke", "--cert-name", "ra.example.org" }, "n\n")
       assert.equal(0, code, out .. err)

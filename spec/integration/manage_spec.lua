@@ -27,28 +27,6 @@ local function sorted(t)
 end
 
 -- certonly with the standalone responder on Pebble's http-01 port.  Other
--- specs running at the same time may hold port 5002 (a bind failure), or
--- answer our CA's validation with their own responder (a failed
--- challenge): both are retried.
-local function issue(cb, domains, extra)
-  local args = { "certonly", "--standalone", "--http-01-port", "5002" }
-  for _, d in ipairs(domains) do
-    args[#args + 1] = "-d"
-    args[#args + 1] = d
-  end
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  local code, out, err
-  for _ = 1, 60 do
-    code, out, err = cb:run(args)
-    local why = out .. err
-    if code == 0 or not (why:find("could not bind", 1, true)
-      or why:find("Some challenges have failed", 1, true)) then break end
-    sys.sleep(0.5)
-  end
-  assert(code == 0, ("certonly %s failed (%s):\n%s%s"):format(table.concat(domains, " "),
-    tostring(code), out, err))
-end
-
 -- Seconds since the epoch of a UTC civil date.
 local function epoch(y, m, d, hh, mm, ss)
   y = m <= 2 and y - 1 or y
@@ -207,10 +185,10 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
 
     setup(function()
       cb = helper.new(srv)
-      issue(cb, { EC, "www." .. EC })
-      issue(cb, { RSA }, { "--key-type", "rsa" })
+      cb:issue({ EC, "www." .. EC })
+      cb:issue({ RSA }, { "--key-type", "rsa" })
       -- a second version of the ECDSA lineage
-      issue(cb, { EC, "www." .. EC }, { "--force-renewal", "--cert-name", EC })
+      cb:issue({ EC, "www." .. EC }, { "--force-renewal", "--cert-name", EC })
       assert.equal("../../archive/" .. EC .. "/cert2.pem", sys.readlink(cb:live(EC).cert))
     end)
     teardown(function() if cb then cb:cleanup() end end)
@@ -324,7 +302,7 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
 
     setup(function()
       cb = helper.new(srv)
-      issue(cb, { NAME })
+      cb:issue({ NAME })
     end)
     teardown(function() if cb then cb:cleanup() end end)
 
@@ -384,7 +362,7 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
       local short = pebble.start({ ports = "auto", config = { certificateValidityPeriod = 6 } })
       local scb = helper.new(short)
       local ok, err = pcall(function()
-        issue(scb, { "short.example.org" })
+        scb:issue({ "short.example.org" })
         local _, out = scb:run({ "certificates" })
         assert.matches(" %(VALID: 0 hour%(s%)%)$", listing(out).by_name["short.example.org"]["Expiry Date"])
         local view = openssl_view(scb:live("short.example.org").cert)
@@ -404,8 +382,8 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
 
     setup(function()
       template = helper.new(srv)
-      issue(template, { A })
-      issue(template, { B, "www." .. B })
+      template:issue({ A })
+      template:issue({ B, "www." .. B })
     end)
     teardown(function() if template then template:cleanup() end end)
     before_each(function()
@@ -512,9 +490,9 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
 
     setup(function()
       template = helper.new(srv)
-      issue(template, { U })
-      issue(template, { U }, { "--force-renewal", "--cert-name", U })
-      issue(template, { V })
+      template:issue({ U })
+      template:issue({ U }, { "--force-renewal", "--cert-name", U })
+      template:issue({ V })
     end)
     teardown(function() if template then template:cleanup() end end)
     before_each(function()
@@ -607,7 +585,7 @@ describe("certificates, delete and update_symlinks against Pebble #integration",
       assert.equal(openssl_view(moved .. "/cert2.pem").serial, e["Serial Number"])
       assert.matches("%(VALID: %d+ days%)$", e["Expiry Date"])
       -- renewals now land in the moved folder
-      issue(cb, { U }, { "--force-renewal", "--cert-name", U })
+      cb:issue({ U }, { "--force-renewal", "--cert-name", U })
       assert.same(links_at(U, 3), links(cb, U))
       assert.truthy(sys.stat(moved .. "/cert3.pem"))
       assert.truthy(sys.stat(moved .. "/privkey3.pem"))

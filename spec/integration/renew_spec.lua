@@ -8,13 +8,6 @@ local sys = require("certbot.core").sys
 
 local q = proc.quote
 
-local function issue(cb, name, extra)
-  local args = { "certonly", "--standalone", "--http-01-port", "5002", "-d", name }
-  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
-  local code, out, err = cb:run(args)
-  assert.equal(0, code, out .. err)
-end
-
 local function version(cb, name)
   local t = sys.readlink(cb.config_dir .. "/live/" .. name .. "/cert.pem")
   return tonumber(t and t:match("cert(%d+)%.pem$"))
@@ -36,7 +29,7 @@ describe("renew against Pebble #integration", function()
   after_each(function() cb:cleanup() end)
 
   it("does nothing when nothing is due, and says so", function()
-    issue(cb, "nd.example.org")
+    cb:issue("nd.example.org")
     local code, out, err = cb:run({ "renew" })
     assert.equal(0, code, out .. err)
     assert.matches("The following certificates are not due for renewal yet:", out, 1, true)
@@ -46,7 +39,7 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("repeats the stored authenticator and settings, and saves command-line overrides", function()
-    issue(cb, "st.example.org", { "--key-type", "rsa" })
+    cb:issue("st.example.org", { "--key-type", "rsa" })
     local code, out, err = cb:run({ "renew", "--force-renewal", "--rsa-key-size", "3072" })
     assert.equal(0, code, out .. err)
     assert.matches("Congratulations, all renewals succeeded:", out, 1, true)
@@ -78,7 +71,7 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("honours renew_before_expiry in the renewal conf", function()
-    issue(cb, "rbe.example.org")
+    cb:issue("rbe.example.org")
     local path = cb.config_dir .. "/renewal/rbe.example.org.conf"
     local conf = proc.read(path):gsub("# renew_before_expiry = 30 days\n", "renew_before_expiry = 100 years\n")
     assert(sys.write_atomic(path, conf, 420))
@@ -90,11 +83,12 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("runs pre and post hooks once and the deploy hook per renewed lineage", function()
-    issue(cb, "h1.example.org")
-    issue(cb, "h2.example.org")
+    cb:issue("h1.example.org")
+    cb:issue("h2.example.org")
     local log = cb.dir .. "/hooks.log"
     local deploy_dir = cb.config_dir .. "/renewal-hooks/deploy"
-    assert(sys.write_atomic(deploy_dir .. "/10-a", "#!/bin/sh\necho \"dir-deploy $RENEWED_LINEAGE\" >> " .. q(log) .. "\n", 493))
+    assert(sys.write_atomic(deploy_dir .. "/10-a",
+      "#!/bin/sh\necho \"dir-deploy $RENEWED_LINEAGE\" >> " .. q(log) .. "\n", 493))
     assert(sys.write_atomic(deploy_dir .. "/20-b~", "#!/bin/sh\necho backup >> " .. q(log) .. "\n", 493))
     assert(sys.write_atomic(deploy_dir .. "/30-c", "#!/bin/sh\necho noexec >> " .. q(log) .. "\n", 420))
     local code, out, err = cb:run({ "renew", "--force-renewal",
@@ -122,7 +116,7 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("skips a broken renewal conf, renews the rest and reports both", function()
-    issue(cb, "good.example.org")
+    cb:issue("good.example.org")
     assert(sys.write_atomic(cb.config_dir .. "/renewal/bad.conf", "this is [not a conf\n", 420))
     assert(sys.write_atomic(cb.config_dir .. "/renewal/half.conf",
       "version = 2.1.0\ncert = /nowhere/cert.pem\n[renewalparams]\nauthenticator = standalone\n", 420))
@@ -137,7 +131,7 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("keeps going when one lineage fails, and exits 1", function()
-    issue(cb, "ok.example.org")
+    cb:issue("ok.example.org")
     local code, out, err = cb:run({ "certonly", "--manual", "--preferred-challenges", "dns",
       "--manual-auth-hook", ("curl -s -X POST -d \"{\\\"host\\\":\\\"_acme-challenge.$CERTBOT_DOMAIN.\\\","
         .. "\\\"value\\\":\\\"$CERTBOT_VALIDATION\\\"}\" %s/set-txt"):format(srv.challtestsrv),
@@ -158,7 +152,7 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("--dry-run renews nothing on disk", function()
-    issue(cb, "dry.example.org")
+    cb:issue("dry.example.org")
     local before = cb:read("renewal/dry.example.org.conf")
     local code, out, err = cb:run({ "renew", "--dry-run" })
     assert.equal(0, code, out .. err)
@@ -170,14 +164,15 @@ describe("renew against Pebble #integration", function()
   end)
 
   it("finishes an interrupted renewal: live made consistent, deploy hook run exactly once", function()
-    issue(cb, "int.example.org")
+    cb:issue("int.example.org")
     local arch = cb.config_dir .. "/archive/int.example.org/"
     -- a run killed after writing version 2 and moving one link of four
     for _, k in ipairs({ "cert", "chain", "fullchain", "privkey" }) do
       assert(sys.write_atomic(arch .. k .. "2.pem", proc.read(arch .. k .. "1.pem"), k == "privkey" and 384 or 420))
     end
     assert(sys.write_atomic(arch .. ".deploy-pending", "2\n", 420))
-    assert(sys.symlink_swap("../../archive/int.example.org/cert2.pem", cb.config_dir .. "/live/int.example.org/cert.pem"))
+    assert(sys.symlink_swap("../../archive/int.example.org/cert2.pem",
+      cb.config_dir .. "/live/int.example.org/cert.pem"))
     local log = cb.dir .. "/deploy.log"
     local conf_path = cb.config_dir .. "/renewal/int.example.org.conf"
     local conf = proc.read(conf_path):gsub("%[renewalparams%]\n",
@@ -195,8 +190,31 @@ describe("renew against Pebble #integration", function()
     assert.same({ "deployed" }, lines_of(log))
   end)
 
+  it("reconfigure proves new settings with a dry run and saves them without renewing", function()
+    cb:issue("rc.example.org")
+    local root = cb.dir .. "/www"
+    assert(sys.mkdir(root, 493))
+    local before = cb:read("renewal/rc.example.org.conf")
+    -- a webroot nobody serves: the test renewal fails and nothing changes
+    local code, out, err = cb:run({ "reconfigure", "--cert-name", "rc.example.org", "--webroot", "-w", root })
+    assert.equal(1, code, out .. err)
+    assert.matches("nothing was changed", err, 1, true)
+    assert.equal(before, cb:read("renewal/rc.example.org.conf"))
+    local pid = proc.spawn({ "python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", root, "5002" })
+    proc.wait_until(function() return helper.sh("curl -s -o /dev/null http://127.0.0.1:5002/") == 0 end, 10)
+    code, out, err = cb:run({ "reconfigure", "--cert-name", "rc.example.org", "--webroot", "-w", root,
+      "--deploy-hook", "true" })
+    proc.stop(pid)
+    assert.equal(0, code, out .. err)
+    local conf = cb:read("renewal/rc.example.org.conf")
+    assert.matches("\nauthenticator = webroot\n", conf, 1, true)
+    assert.matches("\nrenew_hook = true\n", conf, 1, true)
+    assert.matches("%[%[webroot_map%]%]\nrc.example.org = ", conf)
+    assert.equal(1, version(cb, "rc.example.org"))
+  end)
+
   it("refuses to run while another process holds a lock, naming it", function()
-    issue(cb, "lock.example.org")
+    cb:issue("lock.example.org")
     local lock = cb.config_dir .. "/.certbot.lock"
     local script = ("import fcntl,time,sys\nf=open(%q,'a')\nfcntl.lockf(f,fcntl.LOCK_EX)\n"
       .. "open(%q,'w').write('x')\ntime.sleep(30)\n"):format(lock, cb.dir .. "/held")
@@ -215,7 +233,7 @@ describe("renew with short-lived certificates #integration", function()
     local srv = pebble.start({ ports = "auto", config = { certificateValidityPeriod = 16 } })
     local cb = helper.new(srv)
     local ok, e = pcall(function()
-      issue(cb, "short.example.org")
+      cb:issue("short.example.org")
       local code, out, err = cb:run({ "renew" })
       assert.equal(0, code, out .. err)
       assert.equal(1, version(cb, "short.example.org"))

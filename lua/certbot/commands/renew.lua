@@ -26,7 +26,7 @@ local RULE = string.rep("- ", 40):sub(1, 79)
 local Hooks = {}
 Hooks.__index = Hooks
 
-local function new_hooks(config)
+function M.new_hooks(config)
   return setmetatable({ config = config, pre_ran = {}, post = {}, post_seen = {} }, Hooks)
 end
 
@@ -115,7 +115,7 @@ local function maybe_sleep(config, state)
 end
 
 -- Renew one lineage.  -> "renewed" | "skipped" | raises
-local function renew_one(ctx, lineage, lconfig, state)
+function M.renew_one(ctx, lineage, lconfig, state)
   local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
   -- a run killed after its new version was live: its deploy hooks are due
   local pending = lineage:recover()
@@ -176,7 +176,7 @@ function M.run(config)
   local hok, herr = hooks.validate_config(config)
   if not hok then errors.raise(herr, 1) end
   local ctx = obtain.context(config)
-  local state = { hooks = new_hooks(config) }
+  local state = { hooks = M.new_hooks(config) }
   local report = { renewed = {}, skipped = {}, failed = {}, parse = {} }
   local renewed_domains, failed_domains = {}, {}
 
@@ -197,7 +197,7 @@ function M.run(config)
       log.warning("parse failure: %s: %s", conf_path, tostring(lerr))
       report.parse[#report.parse + 1] = conf_path
     else
-      local ok, res, domains = pcall(renew_one, ctx, lineage, lconfig, state)
+      local ok, res, domains = pcall(M.renew_one, ctx, lineage, lconfig, state)
       if ok and res == "skipped" then
         report.skipped[#report.skipped + 1] = ("%s expires on %s (skipped)")
           :format(lineage.paths.fullchain, expiry(lineage:read("cert")))
