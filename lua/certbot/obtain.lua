@@ -52,6 +52,7 @@ function M.context(config)
   if not ok then fail("Unable to set up the config directory: " .. err) end
   ok, err = storage.makedirs(config.work_dir, 448)
   if not ok then fail("Unable to create the work directory: " .. err) end
+  if config.strict_permissions then M.check_ownership(config) end
   for _, dir in ipairs({ config.logs_dir, config.config_dir, config.work_dir }) do
     local lk, lerr, why = sys.lock(dir .. "/.certbot.lock")
     if not lk then
@@ -64,6 +65,39 @@ function M.context(config)
   end
   log.info("certbot %s: %s", core.version, config.verb or "?")
   return ctx
+end
+
+-- --strict-permissions: the config, work and logs dirs and everything in
+-- the config dir's renewal/, accounts/ and archive/ belong to us and are
+-- writable by nobody else.
+function M.check_ownership(config)
+  local uid = sys.getuid()
+  local function check(path)
+    local st = sys.lstat(path)
+    if not st then return end
+    if st.uid ~= uid then
+      fail(("%s is owned by uid %d, not by the current user (uid %d): refusing under "
+        .. "--strict-permissions"):format(path, st.uid, uid))
+    end
+    if st.type ~= "link" and (st.mode & 18) ~= 0 then -- 022
+      fail(("%s is writable by group or others: refusing under --strict-permissions"):format(path))
+    end
+  end
+  local function walk(dir, depth)
+    check(dir)
+    if depth == 0 then return end
+    for _, f in ipairs(sys.listdir(dir) or {}) do
+      local p = dir .. "/" .. f
+      local st = sys.lstat(p)
+      if st and st.type == "directory" then walk(p, depth - 1) else check(p) end
+    end
+  end
+  check(config.logs_dir)
+  check(config.work_dir)
+  check(config.config_dir)
+  for _, sub in ipairs({ "renewal", "accounts", "archive", "live", "renewal-hooks" }) do
+    walk(config.config_dir .. "/" .. sub, 4)
+  end
 end
 
 ---------------------------------------------------------------------------

@@ -213,6 +213,34 @@ describe("renew against Pebble #integration", function()
     assert.equal(1, version(cb, "rc.example.org"))
   end)
 
+  it("sleeps a random while before the first renewal of a non-interactive run", function()
+    cb:issue("sleep.example.org")
+    local log = cb.logs_dir .. "/letsencrypt.log"
+    local code = cb:run({ "renew", "--force-renewal" })
+    assert.equal(0, code)
+    assert.is_nil(proc.read(log):find("random delay of", 1, true)) -- the spec cli.ini says no
+    assert(sys.write_atomic(cb.cli_ini, "http-01-address = 127.0.0.1\n", 420))
+    local out, err
+    code, out, err = cb:run({ "renew", "--force-renewal" }, { env = { CERTBOT_TEST_SKIP_SLEEP = "1" } })
+    assert.equal(0, code, out .. err)
+    local delay = tonumber(proc.read(log):match("random delay of (%d+) seconds"))
+    assert.is_truthy(delay and delay >= 1 and delay <= 480)
+    -- nothing due: no delay
+    code = cb:run({ "renew" }, { env = { CERTBOT_TEST_SKIP_SLEEP = "1" } })
+    assert.equal(0, code)
+    assert.is_nil(proc.read(log):find("random delay of", 1, true))
+  end)
+
+  it("--strict-permissions refuses a group-writable renewal dir", function()
+    cb:issue("perm.example.org")
+    assert(sys.chmod(cb.config_dir .. "/renewal", 509)) -- 0775
+    local code, _, err = cb:run({ "renew", "--strict-permissions" })
+    assert.equal(1, code)
+    assert.matches(cb.config_dir .. "/renewal is writable by group or others", err, 1, true)
+    code = cb:run({ "renew" })
+    assert.equal(0, code)
+  end)
+
   it("refuses to run while another process holds a lock, naming it", function()
     cb:issue("lock.example.org")
     local lock = cb.config_dir .. "/.certbot.lock"
