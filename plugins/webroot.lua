@@ -30,32 +30,29 @@ function Inst.challenge_preferences()
   return { "http-01" }
 end
 
--- The webroot for a domain: --webroot-map, or -w given before the -d, or
--- (on a terminal) asked.
+-- The webroot for a domain: --webroot-map (which -w/-d pairs fill), else
+-- the last -w for every unmatched domain (as Certbot does), else (on a
+-- terminal) asked.  The choice joins webroot_map, which the renewal conf
+-- stores.
 function Inst:root_for(domain)
   local map = self.config.webroot_map or {}
-  local root = map[domain]
-  if root then return root end
+  self.config.webroot_map = map
+  if map[domain] then return map[domain] end
   local paths = self.config.webroot_path or {}
   if type(paths) == "string" then paths = { paths } end
-  if #paths == 1 then return paths[1] end
-  if #paths > 1 and display.interactive then
-    local i = display.menu("Select the webroot for " .. domain .. ":", paths)
-    if i then
-      map[domain] = paths[i]
-      self.config.webroot_map = map
-      return paths[i]
-    end
-  elseif #paths == 0 and display.interactive then
-    local r = display.input("Input the webroot for " .. domain .. ":")
-    if r and r ~= "" then
-      map[domain] = r
-      self.config.webroot_map = map
-      return r
-    end
+  local root
+  if #paths > 0 then
+    root = paths[#paths]
+    log.info("Using the webroot path %s for all unmatched domains.", root)
+  elseif display.interactive then
+    root = display.input("Input the webroot for " .. domain .. ":")
   end
-  return nil, "Missing parts of webroot configuration; please set either --webroot-path and "
-    .. "--domains, or --webroot-map. Run with --help webroot for examples."
+  if not root or root == "" then
+    return nil, "Missing parts of webroot configuration; please set either --webroot-path and "
+      .. "--domains, or --webroot-map. Run with --help webroot for examples."
+  end
+  map[domain] = root
+  return root
 end
 
 function Inst:_mkdir(path, owner)

@@ -42,6 +42,10 @@ function M.run(config)
     local msg = errors.is(res) and res.message or tostring(res)
     errors.raise(("The new settings failed a test renewal, nothing was changed: %s"):format(msg), 1)
   end
+  -- what the trial settled (webroots chosen per domain) is part of the settings
+  if trial.webroot_map and next(trial.webroot_map) then lconfig:set("webroot_map", trial.webroot_map) end
+  -- the plugin choice of the new settings (a --webroot given now, or the stored one)
+  require("certbot.commands.certonly").select_plugins(lconfig, false)
   local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
   obtain.client(lctx)
   local params = obtain.renewal_params(lctx)
