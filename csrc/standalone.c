@@ -15,9 +15,17 @@
  * request target must be exactly the challenge path: no query, no
  * percent-encoding, no dot segments, no absolute form.
  *
+ * tls-alpn-01 (RFC 8737): a TLS 1.2/1.3 server (OpenSSL, non-blocking, in
+ * the same loop).  The ClientHello callback looks at the raw extensions:
+ * without ALPN "acme-tls/1" the handshake fails with no_application_protocol,
+ * and an SNI name that is missing or not set fails with unrecognized_name,
+ * so the challenge certificate is never sent to anything else.  Otherwise
+ * that name's certificate and key are put on the connection, acme-tls/1 is
+ * selected, and once the handshake completes the connection is closed (no
+ * application data).  Same deadline and connection cap as http-01.
+ *
  * The loop serves listeners of any kind: a listener and each connection
- * carry a kind, and conn_event() dispatches on it.  tls-alpn-01 joins by
- * adding a kind, its handshake states and a constructor beside http01().
+ * carry a kind, and conn_event() dispatches on it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +48,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "core.h"
 
 #define RESPONDER_MT "certbot.standalone"
@@ -56,13 +68,18 @@ enum {
 	LISTEN_PAUSE_MS = 100,  /* after EMFILE and friends */
 	LISTENERS_MAX = 2,
 	CONNS_LIMIT = 65536,
+	SNI_MAX = 253,          /* a DNS name in text form */
 };
+
+#define ACME_TLS_1 "acme-tls/1"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 
-enum sa_kind { SA_HTTP01 };
+enum sa_kind { SA_HTTP01, SA_TLSALPN01 };
 
-enum conn_state { C_READ, C_WRITE, C_DRAIN };
+/* http-01: C_READ -> C_WRITE -> C_DRAIN;
+ * tls-alpn-01: C_HANDSHAKE -> C_SHUTDOWN -> C_DRAIN. */
+enum conn_state { C_READ, C_WRITE, C_DRAIN, C_HANDSHAKE, C_SHUTDOWN };
 
 enum http_method { M_NONE, M_GET, M_HEAD, M_OTHER };
 
@@ -70,6 +87,13 @@ struct sa_token {
 	char *token;
 	char *keyauth;
 	size_t kalen;
+};
+
+/* a tls-alpn-01 name: its challenge certificate and key */
+struct sa_cert {
+	char *name;
+	X509 *x509;
+	EVP_PKEY *pkey;
 };
 
 struct sa_listener {
@@ -93,6 +117,8 @@ struct sa_conn {
 	int token_ok;           /* target is the challenge path with a well-formed token */
 	size_t drained;
 	size_t outlen, outoff;
+	SSL *ssl;               /* tls-alpn-01 */
+	short want;             /* tls-alpn-01: POLLIN or POLLOUT */
 	char in[HEAD_MAX];
 	char out[OUT_MAX];
 };
@@ -107,6 +133,8 @@ struct sa_stats {
  * after join). */
 struct sa_server {
 	pthread_t thread;
+	enum sa_kind kind;
+	SSL_CTX *ctx;           /* tls-alpn-01 */
 	int running;            /* thread started and not yet joined (Lua side) */
 	atomic_int stopping;
 	int evfd;               /* eventfd that wakes the loop */
@@ -123,6 +151,8 @@ struct sa_server {
 	pthread_mutex_t lock;
 	struct sa_token *tokens;
 	size_t ntokens, captokens;
+	struct sa_cert *certs;
+	size_t ncerts, capcerts;
 	struct sa_stats stats;
 };
 
@@ -193,12 +223,168 @@ static void tokens_free(struct sa_token *v, size_t n)
 	free(v);
 }
 
+/* ---- tls-alpn-01 names (caller holds s->lock) ---- */
+
+static struct sa_cert *cert_find(struct sa_server *s, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncerts; i++)
+		if (strlen(s->certs[i].name) == n && strncasecmp(s->certs[i].name, name, n) == 0)
+			return &s->certs[i];
+	return NULL;
+}
+
+static void cert_clear(struct sa_cert *c)
+{
+	free(c->name);
+	X509_free(c->x509);
+	EVP_PKEY_free(c->pkey);
+	c->name = NULL;
+	c->x509 = NULL;
+	c->pkey = NULL;
+}
+
+static void certs_free(struct sa_cert *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cert_clear(&v[i]);
+	free(v);
+}
+
+/* A name as it may appear in SNI: LDH labels, dots, '_' (no IP literals
+ * are sent as SNI; RFC 8738 uses the reverse-mapping name). */
+static int valid_sni(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > SNI_MAX || p[0] == '.' || p[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_'))
+			return 0;
+		if (ch == '.' && p[i + 1] == '.')
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- tls-alpn-01 handshake callbacks (responder thread) ---- */
+
+/* Does the ALPN extension body [p, p+n) offer acme-tls/1?  The body is a
+ * ProtocolNameList: uint16 length, then uint8-length-prefixed names. */
+static int alpn_offers_acme(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+
+	if (n < 2)
+		return 0;
+	len = ((size_t)p[0] << 8) | p[1];
+	if (len != n - 2 || len == 0)
+		return 0;
+	for (i = 2; i < n;) {
+		size_t l = p[i++];
+		if (l == 0 || l > n - i)
+			return 0;
+		if (l == sizeof ACME_TLS_1 - 1 && memcmp(p + i, ACME_TLS_1, l) == 0)
+			return 1;
+		i += l;
+	}
+	return 0;
+}
+
+/* The host_name in a server_name extension body (RFC 6066 §3), or NULL. */
+static const unsigned char *sni_host(const unsigned char *p, size_t n, size_t *hlen)
+{
+	size_t len, i;
+
+	if (n < 2)
+		return NULL;
+	len = ((size_t)p[0] << 8) | p[1];
+	if (len != n - 2)
+		return NULL;
+	for (i = 2; i + 3 <= n;) {
+		unsigned type = p[i];
+		size_t l = ((size_t)p[i + 1] << 8) | p[i + 2];
+		i += 3;
+		if (l > n - i)
+			return NULL;
+		if (type == 0) {
+			*hlen = l;
+			return p + i;
+		}
+		i += l;
+	}
+	return NULL;
+}
+
+static int tls_client_hello(SSL *ssl, int *al, void *arg)
+{
+	struct sa_server *s = arg;
+	const unsigned char *ext, *host;
+	size_t elen, hlen = 0;
+	struct sa_cert *c;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	int ok;
+
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation,
+				       &ext, &elen) || !alpn_offers_acme(ext, elen)) {
+		*al = SSL_AD_NO_APPLICATION_PROTOCOL;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &elen) ||
+	    (host = sni_host(ext, elen, &hlen)) == NULL || !valid_sni((const char *)host, hlen)) {
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	pthread_mutex_lock(&s->lock);
+	c = cert_find(s, (const char *)host, hlen);
+	if (c != NULL && X509_up_ref(c->x509) && EVP_PKEY_up_ref(c->pkey)) {
+		x = c->x509;
+		pk = c->pkey;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (x == NULL) {
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	ok = SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, pk) == 1;
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	if (!ok) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+			   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "\x0a" ACME_TLS_1;
+	unsigned char *sel = NULL;
+	unsigned char sellen = 0;
+
+	if (SSL_select_next_proto(&sel, &sellen, want, sizeof want - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	*outlen = sellen;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 /* ---- connections ---- */
 
 static void conn_close(struct sa_server *s, int i)
 {
 	struct sa_conn *c = s->conns[i];
 
+	SSL_free(c->ssl);
 	close(c->fd);
 	free(c);
 	s->conns[i] = NULL;
@@ -406,6 +592,25 @@ static int http_scan(struct sa_conn *c)
 	return 0;
 }
 
+static int drain(struct sa_conn *c)
+{
+	char buf[4096];
+	ssize_t r;
+
+	for (;;) {
+		r = recv(c->fd, buf, sizeof buf, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return 1;
+		c->drained += (size_t)r;
+		if (c->drained > DRAIN_MAX)
+			return 1;
+	}
+}
+
 static void conn_send(struct sa_server *s, struct sa_conn *c, int64_t now)
 {
 	while (c->outoff < c->outlen) {
@@ -473,21 +678,72 @@ static int http_event(struct sa_server *s, struct sa_conn *c, short revents, int
 		conn_send(s, c, now);
 		return c->deadline <= now;
 	}
-	if (c->state == C_DRAIN && (revents & (POLLIN | POLLHUP | POLLERR))) {
-		char buf[4096];
-		for (;;) {
-			r = recv(c->fd, buf, sizeof buf, 0);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return 0;
-			if (r <= 0)
-				return 1;
-			c->drained += (size_t)r;
-			if (c->drained > DRAIN_MAX)
-				return 1;
+	if (c->state == C_DRAIN && (revents & (POLLIN | POLLHUP | POLLERR)))
+		return drain(c);
+	return 0;
+}
+
+/* Done with the TLS layer: half-close and wait a moment for the peer to
+ * read what we sent (the last flight or an alert) and close first. */
+static void tls_finish(struct sa_conn *c, int64_t now)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->state = C_DRAIN;
+	c->drained = 0;
+	if (c->deadline > now + DRAIN_MS)
+		c->deadline = now + DRAIN_MS;
+}
+
+/* Returns 0 when the TLS operation must wait (c->want set), 1 when it
+ * failed for good. */
+static int tls_wait(struct sa_conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->want = POLLIN;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		c->want = POLLOUT;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int tls_event(struct sa_server *s, struct sa_conn *c, short revents, int64_t now)
+{
+	int r;
+
+	if (c->state == C_HANDSHAKE) {
+		ERR_clear_error();
+		r = SSL_do_handshake(c->ssl);
+		if (r == 1) {
+			pthread_mutex_lock(&s->lock);
+			s->stats.requests++;
+			s->stats.served++;
+			pthread_mutex_unlock(&s->lock);
+			c->state = C_SHUTDOWN;
+		} else if (tls_wait(c, r)) {
+			/* Failed (the alert, if any, is already written). */
+			ERR_clear_error();
+			stat_add(s, &s->stats.requests, 1);
+			tls_finish(c, now);
+			return c->deadline <= now;
+		} else {
+			return 0;
 		}
 	}
+	if (c->state == C_SHUTDOWN) {
+		ERR_clear_error();
+		r = SSL_shutdown(c->ssl); /* sends close_notify */
+		if (r < 0 && !tls_wait(c, r) && c->want == POLLOUT)
+			return 0;
+		ERR_clear_error();
+		tls_finish(c, now);
+		return c->deadline <= now;
+	}
+	if (c->state == C_DRAIN && (revents & (POLLIN | POLLHUP | POLLERR)))
+		return drain(c);
 	return 0;
 }
 
@@ -496,12 +752,16 @@ static int conn_event(struct sa_server *s, struct sa_conn *c, short revents, int
 	switch (c->kind) {
 	case SA_HTTP01:
 		return http_event(s, c, revents, now);
+	case SA_TLSALPN01:
+		return tls_event(s, c, revents, now);
 	}
 	return 1;
 }
 
 static short conn_events(const struct sa_conn *c)
 {
+	if (c->state == C_HANDSHAKE || c->state == C_SHUTDOWN)
+		return c->want;
 	return c->state == C_WRITE ? POLLOUT : POLLIN;
 }
 
@@ -530,6 +790,19 @@ static int accept_all(struct sa_server *s, struct sa_listener *l, int64_t now)
 		c->kind = l->kind;
 		c->state = C_READ;
 		c->deadline = now + s->timeout_ms;
+		if (l->kind == SA_TLSALPN01) {
+			c->state = C_HANDSHAKE;
+			c->want = POLLIN;
+			c->ssl = SSL_new(s->ctx);
+			if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+				ERR_clear_error();
+				SSL_free(c->ssl);
+				free(c);
+				close(fd);
+				return -1;
+			}
+			SSL_set_accept_state(c->ssl);
+		}
 		if (s->nconns == s->max_conns) {
 			/* Full: drop the oldest so a fresh validation still gets
 			 * through a flood of idle connections. */
@@ -556,7 +829,8 @@ static void *serve(void *arg)
 		/* deadlines */
 		for (i = 0; i < s->nconns; i++) {
 			if (s->conns[i]->deadline <= now) {
-				if (s->conns[i]->state == C_READ)
+				if (s->conns[i]->state == C_READ ||
+				    s->conns[i]->state == C_HANDSHAKE)
 					stat_add(s, &s->stats.timeouts, 1);
 				conn_close(s, i);
 			} else if (next < 0 || s->conns[i]->deadline < next) {
@@ -651,8 +925,13 @@ static void server_stop(struct sa_server *s)
 	tokens_free(s->tokens, s->ntokens);
 	s->tokens = NULL;
 	s->ntokens = s->captokens = 0;
+	certs_free(s->certs, s->ncerts);
+	s->certs = NULL;
+	s->ncerts = s->capcerts = 0;
 	s->stats.connections = 0;
 	pthread_mutex_unlock(&s->lock);
+	SSL_CTX_free(s->ctx);
+	s->ctx = NULL;
 }
 
 static void server_free(struct sa_server *s)
@@ -794,8 +1073,25 @@ static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt,
 	return v;
 }
 
-/* standalone.http01{ address=, port=, timeout=, max_conns= } -> responder | nil, err */
-static int l_http01(lua_State *L)
+static int tls_ctx(struct sa_server *s)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		return 0;
+	s->ctx = ctx;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_num_tickets(ctx, 0) != 1)
+		return 0;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_client_hello_cb(ctx, tls_client_hello, s);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, s);
+	return 1;
+}
+
+/* A responder of the kind on opts (arg 1): see http01() / tlsalpn01(). */
+static int start(lua_State *L, enum sa_kind kind, int default_port)
 {
 	sa_ud *ud;
 	struct sa_server *s;
@@ -818,7 +1114,7 @@ static int l_http01(lua_State *L)
 			luaL_error(L, "standalone: address must be a string");
 		addr = lua_tostring(L, -1); /* kept alive on the stack */
 	}
-	port = opt_int(L, 1, "port", 80, 0, 65535);
+	port = opt_int(L, 1, "port", default_port, 0, 65535);
 	max_conns = opt_int(L, 1, "max_conns", 256, 1, CONNS_LIMIT);
 	lua_getfield(L, 1, "timeout");
 	if (!lua_isnil(L, -1)) {
@@ -837,6 +1133,7 @@ static int l_http01(lua_State *L)
 	if (s == NULL)
 		return cb_fail(L, "standalone: out of memory");
 	s->evfd = -1;
+	s->kind = kind;
 	s->timeout_ms = (int64_t)(timeout * 1000);
 	if (s->timeout_ms < 1)
 		s->timeout_ms = 1;
@@ -847,6 +1144,10 @@ static int l_http01(lua_State *L)
 		return cb_fail(L, "standalone: pthread_mutex_init failed");
 	}
 	ud->s = s; /* from here, __gc cleans up whatever exists */
+	if (kind == SA_TLSALPN01 && !tls_ctx(s)) {
+		discard(ud);
+		return cb_ossl_fail(L, "standalone: SSL_CTX");
+	}
 
 	fd = listen_on(addr, (int)port, shown, sizeof shown, &err);
 	if (fd < 0) {
@@ -857,7 +1158,7 @@ static int l_http01(lua_State *L)
 		return cb_fail(L, "could not bind to %s: %s", where, strerror(err));
 	}
 	s->lst[0].fd = fd;
-	s->lst[0].kind = SA_HTTP01;
+	s->lst[0].kind = kind;
 	s->nlst = 1;
 	s->port = (int)port;
 	snprintf(s->addr, sizeof s->addr, "%s", shown);
@@ -886,8 +1187,20 @@ static int l_http01(lua_State *L)
 		return cb_fail(L, "standalone: pthread_create: %s", strerror(rc));
 	}
 	s->running = 1;
-	pthread_setname_np(s->thread, "cb-http01");
+	pthread_setname_np(s->thread, kind == SA_TLSALPN01 ? "cb-tlsalpn01" : "cb-http01");
 	return 1;
+}
+
+/* standalone.http01{ address=, port=80, timeout=30, max_conns=256 } -> responder | nil, err */
+static int l_http01(lua_State *L)
+{
+	return start(L, SA_HTTP01, 80);
+}
+
+/* standalone.tlsalpn01{ address=, port=443, timeout=30, max_conns=256 } -> responder | nil, err */
+static int l_tlsalpn01(lua_State *L)
+{
+	return start(L, SA_TLSALPN01, 443);
 }
 
 static struct sa_server *check_server(lua_State *L)
@@ -899,7 +1212,75 @@ static struct sa_server *check_server(lua_State *L)
 	return ud->s;
 }
 
-/* responder:set(token, key_authorization) -> true | nil, err */
+/* tls-alpn-01 responder:set(name, cert_der, key) -> true | nil, err
+ * name: the SNI host name (case-insensitive); cert_der: the challenge
+ * certificate (DER); key: its private key (a key userdata). */
+static int tls_set(lua_State *L, struct sa_server *s)
+{
+	size_t nlen, dlen;
+	const char *name = luaL_checklstring(L, 2, &nlen);
+	const unsigned char *der = (const unsigned char *)luaL_checklstring(L, 3, &dlen);
+	const unsigned char *p = der;
+	cb_key *k = cb_checkkey(L, 4, 1);
+	struct sa_cert nc = { NULL, NULL, NULL }, *c;
+	size_t i;
+
+	if (!valid_sni(name, nlen))
+		return cb_fail(L, "invalid name for tls-alpn-01: '%s'", name);
+	if (!s->running)
+		return cb_fail(L, "standalone: responder is stopped");
+	/* No Lua call can raise from here until nc is stored or freed. */
+	nc.x509 = d2i_X509(NULL, &p, (long)dlen);
+	if (nc.x509 == NULL || p != der + dlen) {
+		cert_clear(&nc);
+		return cb_ossl_fail(L, "invalid challenge certificate");
+	}
+	if (X509_check_private_key(nc.x509, k->pkey) != 1) {
+		cert_clear(&nc);
+		return cb_ossl_fail(L, "challenge certificate does not match the key");
+	}
+	nc.name = malloc(nlen + 1);
+	if (nc.name == NULL || !EVP_PKEY_up_ref(k->pkey)) {
+		cert_clear(&nc);
+		return cb_fail(L, "standalone: out of memory");
+	}
+	nc.pkey = k->pkey;
+	for (i = 0; i < nlen; i++)
+		nc.name[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	nc.name[nlen] = '\0';
+
+	pthread_mutex_lock(&s->lock);
+	c = cert_find(s, nc.name, nlen);
+	if (c == NULL) {
+		if (s->ncerts == s->capcerts) {
+			size_t cap = s->capcerts ? s->capcerts * 2 : 8;
+			struct sa_cert *v = realloc(s->certs, cap * sizeof *v);
+			if (v == NULL) {
+				pthread_mutex_unlock(&s->lock);
+				cert_clear(&nc);
+				return cb_fail(L, "standalone: out of memory");
+			}
+			s->certs = v;
+			s->capcerts = cap;
+		}
+		c = &s->certs[s->ncerts++];
+		*c = nc;
+		nc.name = NULL;
+		nc.x509 = NULL;
+		nc.pkey = NULL;
+	} else {
+		struct sa_cert old = *c;
+		*c = nc;
+		nc = old;
+	}
+	pthread_mutex_unlock(&s->lock);
+	cert_clear(&nc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* responder:set(token, key_authorization) -> true | nil, err  (http-01)
+ * responder:set(name, cert_der, key) -> true | nil, err      (tls-alpn-01) */
 static int l_set(lua_State *L)
 {
 	struct sa_server *s = check_server(L);
@@ -909,6 +1290,8 @@ static int l_set(lua_State *L)
 	struct sa_token *t;
 	char *tcopy, *kcopy, *old = NULL;
 
+	if (s->kind == SA_TLSALPN01)
+		return tls_set(L, s);
 	if (!valid_token(tok, tlen))
 		return cb_fail(L, "invalid token");
 	if (klen > KEYAUTH_MAX)
@@ -958,12 +1341,27 @@ static int l_set(lua_State *L)
 	return 1;
 }
 
-/* responder:remove(token) -> true if it was set, false otherwise */
+/* responder:remove(token | name) -> true if it was set, false otherwise */
 static int l_remove(lua_State *L)
 {
 	struct sa_server *s = check_server(L);
-	const char *tok = luaL_checkstring(L, 2);
+	size_t tlen;
+	const char *tok = luaL_checklstring(L, 2, &tlen);
 	struct sa_token *t, gone = { NULL, NULL, 0 };
+
+	if (s->kind == SA_TLSALPN01) {
+		struct sa_cert *c, cgone = { NULL, NULL, NULL };
+		pthread_mutex_lock(&s->lock);
+		c = cert_find(s, tok, tlen);
+		if (c != NULL) {
+			cgone = *c;
+			*c = s->certs[--s->ncerts];
+		}
+		pthread_mutex_unlock(&s->lock);
+		cert_clear(&cgone);
+		lua_pushboolean(L, c != NULL);
+		return 1;
+	}
 
 	pthread_mutex_lock(&s->lock);
 	t = token_find(s, tok);
@@ -983,15 +1381,21 @@ static int l_clear(lua_State *L)
 {
 	struct sa_server *s = check_server(L);
 	struct sa_token *v;
-	size_t n;
+	struct sa_cert *cv;
+	size_t n, cn;
 
 	pthread_mutex_lock(&s->lock);
 	v = s->tokens;
 	n = s->ntokens;
 	s->tokens = NULL;
 	s->ntokens = s->captokens = 0;
+	cv = s->certs;
+	cn = s->ncerts;
+	s->certs = NULL;
+	s->ncerts = s->capcerts = 0;
 	pthread_mutex_unlock(&s->lock);
 	tokens_free(v, n);
+	certs_free(cv, cn);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -1072,13 +1476,15 @@ static int l_tostring(lua_State *L)
 		lua_pushliteral(L, "certbot.standalone (stopped)");
 	} else {
 		format_hostport(where, sizeof where, ud->s->addr, ud->s->port);
-		lua_pushfstring(L, "certbot.standalone http-01 (%s)", where);
+		lua_pushfstring(L, "certbot.standalone %s (%s)",
+				ud->s->kind == SA_TLSALPN01 ? "tls-alpn-01" : "http-01", where);
 	}
 	return 1;
 }
 
 static const luaL_Reg standalone_funcs[] = {
 	{ "http01", l_http01 },
+	{ "tlsalpn01", l_tlsalpn01 },
 	{ NULL, NULL }
 };
 
