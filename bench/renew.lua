@@ -61,9 +61,22 @@ wall = time.perf_counter() - t0
 print(os.waitstatus_to_exitcode(status), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
 ]]
 
--- measure(argv, out) -> exit code, wall s, cpu s, peak RSS KiB.  The
--- child's stdout goes to the file out (or /dev/null), stderr to ERRLOG.
-local function measure(argv, out, env)
+-- Peak RSS comes from GNU time when it is there: wait4()'s ru_maxrss of a
+-- child forked from python counts python's own pages from before the exec
+-- (~10 MiB), which would hide most of a small client's footprint.
+local GNU_TIME = sys.stat("/usr/bin/time") and "/usr/bin/time" or nil
+
+-- measure(argv, out, env, rss) -> exit code, wall s, cpu s, peak RSS KiB.
+-- The child's stdout goes to the file out (or /dev/null), stderr to
+-- ERRLOG.  With rss, the child runs under GNU time for its peak RSS (wall
+-- and CPU then include GNU time's own small share).
+local function measure(argv, out, env, want_rss)
+  if want_rss and GNU_TIME then
+    local wrapped = { GNU_TIME, "-f", "%M", "-o", work .. "/rss.txt" }
+    for _, a in ipairs(argv) do wrapped[#wrapped + 1] = a end
+    local code, wall, cpu = measure(wrapped, out, env)
+    return code, wall, cpu, tonumber(read(work .. "/rss.txt"):match("(%d+)%s*$"))
+  end
   local words = {}
   for i, a in ipairs(argv) do words[i] = q(a) end
   local prefix = ""
@@ -220,29 +233,56 @@ local function count(text, pat)
   return c
 end
 
--- One client, one command, one config dir: a checked warm-up run, then RUNS.
-local function bench(c, cmd, base, n)
-  local argv = { c.exe }
-  for _, a in ipairs(COMMANDS[cmd].args) do argv[#argv + 1] = a end
-  for _, a in ipairs(dirs_args(base)) do argv[#argv + 1] = a end
+-- One command over one config dir, every client: a checked warm-up run
+-- each (which also gives the peak RSS), then RUNS runs taking turns, so a
+-- slower spell of the machine hits both clients alike.
+local function bench(cmd, base, n)
   local env = { XDG_CONFIG_HOME = work }
   local out = work .. "/out.txt"
-  local code = measure(argv, out, env)
-  local seen = count(read(out), COMMANDS[cmd].per)
-  if code ~= 0 or seen ~= n then
-    error(("bench: %s %s over %d lineages: exit %d, %d lineages listed; see %s and %s")
-      :format(c.name, cmd, n, code, seen, out, ERRLOG))
+  local argvs, res, active = {}, {}, {}
+  for _, c in ipairs(clients) do
+    if c.name == "ours" or have_theirs then
+      local argv = { c.exe }
+      for _, a in ipairs(COMMANDS[cmd].args) do argv[#argv + 1] = a end
+      for _, a in ipairs(dirs_args(base)) do argv[#argv + 1] = a end
+      local code, _, _, rss = measure(argv, out, env, true)
+      local seen = count(read(out), COMMANDS[cmd].per)
+      if code ~= 0 or seen ~= n then
+        error(("bench: %s %s over %d lineages: exit %d, %d lineages listed; see %s and %s")
+          :format(c.name, cmd, n, code, seen, out, ERRLOG))
+      end
+      argvs[c.name], active[#active + 1] = argv, c.name
+      res[c.name] = { walls = {}, cpus = {}, rss = rss }
+    end
   end
-  local walls, cpus, rsss = {}, {}, {}
   for _ = 1, RUNS do
-    local rc, wall, cpu, rss = measure(argv, nil, env)
-    assert(rc == 0, c.name .. " " .. cmd .. " failed; see " .. ERRLOG)
-    walls[#walls + 1], cpus[#cpus + 1], rsss[#rsss + 1] = wall, cpu, rss
+    for _, name in ipairs(active) do
+      local rc, wall, cpu = measure(argvs[name], nil, env)
+      assert(rc == 0, name .. " " .. cmd .. " failed; see " .. ERRLOG)
+      local r = res[name]
+      r.walls[#r.walls + 1], r.cpus[#r.cpus + 1] = wall, cpu
+    end
   end
-  return { wall = median(walls), cpu = median(cpus), rss = median(rsss) }
+  for _, name in ipairs(active) do
+    local r = res[name]
+    res[name] = { wall = median(r.walls), cpu = median(r.cpus), rss = r.rss }
+  end
+  return res
 end
 
--- The file-I/O floor: one process reading every renewal conf and cert.
+-- The file-I/O floor, two ways: one `cat` of every renewal conf and
+-- cert1.pem (DESIGN.md's measure), and a Lua process reading the same
+-- files through core.sys.read_file (what a no-op renew cannot avoid).
+local READ_ALL = [[
+package.cpath = "build/lib/?.so;" .. package.cpath
+local sys = require("certbot.core").sys
+local cfg = ...
+for _, f in ipairs(sys.listdir(cfg .. "/renewal")) do
+  assert(sys.read_file(cfg .. "/renewal/" .. f, 1 << 20))
+  assert(sys.read_file(cfg .. "/archive/" .. f:gsub("%.conf$", "") .. "/cert1.pem", 1 << 20))
+end
+]]
+
 local function floor(base)
   local cfg = base .. "/config"
   local argv = { "cat" }
@@ -250,14 +290,17 @@ local function floor(base)
   for _, d in ipairs(sys.listdir(cfg .. "/archive")) do argv[#argv + 1] = cfg .. "/archive/" .. d .. "/cert1.pem" end
   local argfile = work .. "/floor.args"
   write(argfile, table.concat(argv, "\0") .. "\0")
-  local cmd = { "@" .. argfile }
-  measure(cmd)
-  local walls = {}
-  for _ = 1, math.max(RUNS, 11) do
-    local _, wall = measure(cmd)
-    walls[#walls + 1] = wall
+  local function median_wall(cmd)
+    assert(measure(cmd) == 0, "bench: floor command failed; see " .. ERRLOG)
+    local walls = {}
+    for _ = 1, math.max(RUNS, 11) do
+      local _, wall = measure(cmd)
+      walls[#walls + 1] = wall
+    end
+    return median(walls)
   end
-  return median(walls)
+  write(work .. "/read_all.lua", READ_ALL)
+  return median_wall({ "@" .. argfile }), median_wall({ "lua5.4", work .. "/read_all.lua", cfg })
 end
 
 if #seed_names() < SEEDS then
@@ -269,14 +312,10 @@ local results = {}
 for _, n in ipairs(SIZES) do
   io.stderr:write(("bench: %d lineages\n"):format(n))
   local base = make_clones(n)
-  results[n] = { floor = floor(base) }
+  results[n] = {}
+  results[n].floor, results[n].lua_floor = floor(base)
   for _, cmd in ipairs(ORDER) do
-    results[n][cmd] = {}
-    for _, c in ipairs(clients) do
-      if c.name == "ours" or have_theirs then
-        results[n][cmd][c.name] = bench(c, cmd, base, n)
-      end
-    end
+    results[n][cmd] = bench(cmd, base, n)
   end
 end
 
@@ -299,11 +338,12 @@ for _, cmd in ipairs(ORDER) do
   end
 end
 print("")
-print("File-I/O floor (one cat of every renewal conf and cert1.pem), median wall:")
+print("File-I/O floor, median wall: one `cat` of every renewal conf and cert1.pem; a Lua")
+print("process reading the same files with core.sys.read_file; our no-op renew as a multiple")
 for _, n in ipairs(SIZES) do
-  local fl = results[n].floor
-  print(("  %5d lineages: %6.1f ms; our no-op renew is %.1fx that"):format(n, fl * 1000,
-    results[n].renew.ours.wall / fl))
+  local r = results[n]
+  print(("  %5d lineages: cat %6.1f ms, Lua %6.1f ms; our renew is %.1fx cat, %.1fx Lua"):format(n,
+    r.floor * 1000, r.lua_floor * 1000, r.renew.ours.wall / r.floor, r.renew.ours.wall / r.lua_floor))
 end
 if #SIZES >= 2 then
   local a, b = SIZES[1], SIZES[#SIZES]

@@ -25,17 +25,19 @@ local function new_section()
 end
 M.new = new_section
 
+local find, sub, byte, match = string.find, string.sub, string.byte, string.match
+
 -- Read one value (after "="): quoted strings, comma lists, comments.
 -- Returns value (string or list) or nil, message.
 local function parse_value(s)
   local items, quoted, pos, n = {}, {}, 1, #s
   local is_list = false
   while true do
-    while pos <= n and s:sub(pos, pos):match("%s") do pos = pos + 1 end
-    if pos > n or s:sub(pos, pos) == "#" then break end
-    local c = s:sub(pos, pos)
+    pos = find(s, "%S", pos) or n + 1
+    if pos > n or byte(s, pos) == 35 then break end -- "#"
+    local c = sub(s, pos, pos)
     local item
-    local triple = s:sub(pos, pos + 2)
+    local triple = sub(s, pos, pos + 2)
     if triple == '"""' or triple == "'''" then
       -- A triple-quoted value is the whole value: it ends at the closing
       -- triple followed by nothing but blanks or a comment (the value may
@@ -43,32 +45,27 @@ local function parse_value(s)
       local close
       local from = pos + 3
       while true do
-        local c2 = s:find(triple, from, true)
+        local c2 = find(s, triple, from, true)
         if not c2 then break end
-        if s:sub(c2 + 3):match("^%s*$") or s:sub(c2 + 3):match("^%s*#") then close = c2 end
+        if find(s, "^%s*$", c2 + 3) or find(s, "^%s*#", c2 + 3) then close = c2 end
         from = c2 + 1
       end
       if not close then return nil, "unterminated triple-quoted value" end
-      return s:sub(pos + 3, close - 1)
+      return sub(s, pos + 3, close - 1)
     elseif c == '"' or c == "'" then
-      local close = s:find(c, pos + 1, true)
+      local close = find(s, c, pos + 1, true)
       if not close then return nil, "unterminated quoted value" end
-      item = s:sub(pos + 1, close - 1)
+      item = sub(s, pos + 1, close - 1)
       quoted[#items + 1] = true
       pos = close + 1
     else
-      local stop = pos
-      while stop <= n do
-        local ch = s:sub(stop, stop)
-        if ch == "," or ch == "#" then break end
-        stop = stop + 1
-      end
-      item = trim(s:sub(pos, stop - 1))
+      local stop = find(s, "[,#]", pos) or n + 1
+      item = trim(sub(s, pos, stop - 1))
       pos = stop
     end
     items[#items + 1] = item
-    while pos <= n and s:sub(pos, pos):match("%s") do pos = pos + 1 end
-    local ch = s:sub(pos, pos)
+    pos = find(s, "%S", pos) or n + 1
+    local ch = sub(s, pos, pos)
     if ch == "," then
       is_list = true
       pos = pos + 1
@@ -90,54 +87,101 @@ local function parse_value(s)
   return items[1]
 end
 
+-- The general reading of one line that is not blank, a comment or a
+-- section header.  -> key, value | nil, message
+local function parse_pair(t)
+  local key, rest = match(t, "^([^=]-)%s*=%s*(.*)$")
+  if not key or key == "" then return nil, "expected 'key = value'" end
+  -- t has no blanks at either end, so neither has key (the shortest text
+  -- before blanks and "=") nor rest
+  local kf, kl = byte(key, 1), byte(key, -1)
+  if #key >= 2 and (kf == 34 or kf == 39) and (kl == 34 or kl == 39) then key = sub(key, 2, -2) end
+  local value, err = parse_value(rest)
+  if value == nil then return nil, err end
+  return key, value
+end
+
+-- A no-op renew reads a thousand of these, and Lua's pattern matching
+-- costs ~100 instructions a character: the line Certbot and we write for
+-- a plain value, "key = value" with no blank at either end, no '=' in the
+-- key and no quote, ',' or '#' in the line, is taken apart with plain
+-- finds and byte tests (which give what the general reading below gives
+-- for it); every other line goes the general way.
+local HUGE = math.huge
+
 function M.parse(text, name)
   name = name or "renewal conf"
   local root = new_section()
   local stack = { root } -- stack[depth+1] is the current section at depth
+  local sec = root
   local lineno = 0
-  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+  local s, n = text, #text -- the last line may lack its "\n"
+  local pos = 1
+  -- the next '=' and the next of '#', ',', '"' and "'" at or after pos
+  -- (HUGE: none), found again only once passed
+  local eq, special = 0, 0
+  while pos <= n + 1 do
+    local eol = find(s, "\n", pos, true) or n + 1
     lineno = lineno + 1
-    line = line:gsub("\r$", "")
-    local t = trim(line)
-    local skip = t == "" or t:sub(1, 1) == "#" -- blanks and comments
-    if skip then
+    local first = byte(s, pos)
+    if first == 10 or first == 35 or not first then -- blank, or a comment from its first column
+      pos = eol + 1
       goto continue
     end
-    if t:sub(1, 1) == "[" then
-      local open, sname, close = t:match("^(%[+)%s*([^%[%]]-)%s*(%]+)%s*$")
-      if not open or #open ~= #close or sname == "" then
-        return nil, ("%s:%d: bad section header"):format(name, lineno)
+    if eq < pos then eq = find(s, "=", pos, true) or HUGE end
+    if special < pos then
+      special = math.min(find(s, "#", pos, true) or HUGE, find(s, ",", pos, true) or HUGE,
+        find(s, '"', pos, true) or HUGE, find(s, "'", pos, true) or HUGE)
+    end
+    if eq < eol and special > eol and eq >= pos + 2 then
+      local kl, sp1, _, sp2, vf = byte(s, eq - 2, eq + 2) -- vf: "\n" if the value is empty
+      if first > 32 and first ~= 91 and kl > 32 and sp1 == 32 and sp2 == 32
+        and (eq + 2 == eol or vf > 32 and byte(s, eol - 1) > 32) then
+        local key = sub(s, pos, eq - 2)
+        if sec.keys[key] ~= nil then
+          return nil, ("%s:%d: duplicate key '%s'"):format(name, lineno, key)
+        end
+        sec.keys[key] = sub(s, eq + 2, eol - 1)
+        sec.order[#sec.order + 1] = key
+        pos = eol + 1
+        goto continue
       end
-      local depth = #open
-      if depth > #stack then
-        return nil, ("%s:%d: section nested too deep"):format(name, lineno)
+    end
+    do
+      local t = sub(s, pos, eol - 1)
+      if not (first == 91 and byte(s, eol - 1) == 93) then -- "[...]" has no blank to drop
+        t = match(t, "^%s*(.-)%s*$") -- also drops a "\r" before "\n"
       end
-      local parent = stack[depth]
-      if parent.sections[sname] then
-        return nil, ("%s:%d: duplicate section '%s'"):format(name, lineno, sname)
+      pos = eol + 1
+      local tf = byte(t, 1)
+      if tf == nil or tf == 35 then goto continue end -- blanks and comments
+      if tf == 91 then -- "["
+        local open, sname, close = match(t, "^(%[+)%s*([^%[%]]-)%s*(%]+)%s*$")
+        if not open or #open ~= #close or sname == "" then
+          return nil, ("%s:%d: bad section header"):format(name, lineno)
+        end
+        local depth = #open
+        if depth > #stack then
+          return nil, ("%s:%d: section nested too deep"):format(name, lineno)
+        end
+        local parent = stack[depth]
+        if parent.sections[sname] then
+          return nil, ("%s:%d: duplicate section '%s'"):format(name, lineno, sname)
+        end
+        sec = new_section()
+        parent.sections[sname] = sec
+        parent.section_order[#parent.section_order + 1] = sname
+        for i = #stack, depth + 1, -1 do stack[i] = nil end
+        stack[depth + 1] = sec
+      else
+        local k, v = parse_pair(t)
+        if not k then return nil, ("%s:%d: %s"):format(name, lineno, v) end
+        if sec.keys[k] ~= nil then
+          return nil, ("%s:%d: duplicate key '%s'"):format(name, lineno, k)
+        end
+        sec.keys[k] = v
+        sec.order[#sec.order + 1] = k
       end
-      local sec = new_section()
-      parent.sections[sname] = sec
-      parent.section_order[#parent.section_order + 1] = sname
-      for i = #stack, depth + 1, -1 do stack[i] = nil end
-      stack[depth + 1] = sec
-    else
-      local key, rest = t:match("^([^=]-)%s*=%s*(.*)$")
-      if not key or key == "" then
-        return nil, ("%s:%d: expected 'key = value'"):format(name, lineno)
-      end
-      key = trim(key)
-      if key:match('^["\'].*["\']$') then key = key:sub(2, -2) end
-      local value, err = parse_value(rest)
-      if value == nil then
-        return nil, ("%s:%d: %s"):format(name, lineno, err)
-      end
-      local sec = stack[#stack]
-      if sec.keys[key] ~= nil then
-        return nil, ("%s:%d: duplicate key '%s'"):format(name, lineno, key)
-      end
-      sec.keys[key] = value
-      sec.order[#sec.order + 1] = key
     end
     ::continue::
   end
@@ -185,15 +229,15 @@ local function write_section(sec, depth, out)
     end
   end
   for _, sname in ipairs(sec.section_order) do
-    local sub = sec.sections[sname]
-    if sub then
+    local child = sec.sections[sname]
+    if child then
       if depth == 0 and sec.comments and sec.comments[sname] then
         out[#out + 1] = ""
         out[#out + 1] = "# " .. sec.comments[sname]
       end
       local brackets = depth + 1
       out[#out + 1] = ("%s%s%s"):format(string.rep("[", brackets), sname, string.rep("]", brackets))
-      write_section(sub, depth + 1, out)
+      write_section(child, depth + 1, out)
     end
   end
 end

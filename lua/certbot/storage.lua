@@ -70,8 +70,11 @@ function M.write_file(path, data, mode)
   return sys.write_atomic(path, data, mode)
 end
 
-function FS:_p(...)
-  return table.concat({ self.root, ... }, "/")
+function FS:_p(a, b, c, ...)
+  if ... ~= nil then return table.concat({ self.root, a, b, c, ... }, "/") end
+  if c then return self.root .. "/" .. a .. "/" .. b .. "/" .. c end
+  if b then return self.root .. "/" .. a .. "/" .. b end
+  return self.root .. "/" .. a
 end
 
 -- Create the config dir tree as Certbot does.  -> true | nil, err
@@ -104,9 +107,9 @@ function FS:archive_dir(name) return self:_p("archive", name) end
 function FS:live_dir(name) return self:_p("live", name) end
 
 function FS:live_paths(name)
-  local p = {}
-  for _, k in ipairs(M.KINDS) do p[k] = self:_p("live", name, k .. ".pem") end
-  return p
+  local dir = self.root .. "/live/" .. name .. "/"
+  return { cert = dir .. "cert.pem", privkey = dir .. "privkey.pem", chain = dir .. "chain.pem",
+    fullchain = dir .. "fullchain.pem" }
 end
 
 function FS:archive_path(name, kind, version)
@@ -116,9 +119,9 @@ end
 function FS:lineage_names()
   local names = {}
   local list = sys.listdir(self:_p("renewal")) or {}
-  for _, f in ipairs(list) do
-    local n = f:match("^(.+)%.conf$")
-    if n then names[#names + 1] = n end
+  for i = 1, #list do
+    local f = list[i]
+    if #f > 5 and f:sub(-5) == ".conf" then names[#names + 1] = f:sub(1, -6) end
   end
   return names
 end
@@ -192,18 +195,33 @@ end
 
 -- The version each live link names: { cert = N, ... } (nil entries when
 -- missing or not pointing into this lineage's archive).
+local LINK_BASE = {}
+for _, k in ipairs(M.KINDS) do LINK_BASE[k] = "^" .. k .. "(%d+)%.pem$" end
+
 function FS:live_versions(name)
   local v = {}
-  for _, k in ipairs(M.KINDS) do
-    local target = sys.readlink(self:_p("live", name, k .. ".pem"))
+  local live = self.root .. "/live/" .. name .. "/"
+  local rel = "../../archive/" .. name .. "/" -- what we and Certbot write
+  local kinds = M.KINDS
+  local seen -- the version text of the first link: the others usually name it too
+  for i = 1, #kinds do
+    local k = kinds[i]
+    local target = sys.readlink(live .. k .. ".pem")
     if target then
-      local base = target:match("([^/]+)$")
-      local n = base and base:match("^" .. k .. "(%d+)%.pem$")
-      -- the target must resolve into archive/<name>/
-      local dir = n and target:sub(1, #target - #base)
-      if n and (dir == "../../archive/" .. name .. "/" or same_path(dir, self:archive_dir(name) .. "/")) then
-        v[k] = tonumber(n)
+      local n
+      if seen and target == rel .. k .. seen .. ".pem" then
+        n = seen
+      elseif target:find(rel, 1, true) == 1 then
+        n = target:match(LINK_BASE[k], #rel + 1)
+        seen = seen or n
       end
+      if not n then
+        local base = target:match("([^/]+)$")
+        n = base and base:match(LINK_BASE[k])
+        -- the target must resolve into archive/<name>/
+        if n and not same_path(target:sub(1, #target - #base), self:archive_dir(name) .. "/") then n = nil end
+      end
+      if n then v[k] = tonumber(n) end
     end
   end
   return v
@@ -417,7 +435,9 @@ function M.load(backend, name)
   if not conf then return nil, perr end
   local l = setmetatable({ name = name, backend = backend, conf = conf, conf_path = path }, Lineage)
   local paths = backend:live_paths(name)
-  for _, k in ipairs(M.KINDS) do
+  local kinds = M.KINDS
+  for i = 1, #kinds do
+    local k = kinds[i]
     if conf.keys[k] == nil then
       return nil, ("%s: missing key '%s'"):format(path, k)
     end
@@ -494,13 +514,16 @@ function Lineage:deploy_done()
   return self.backend:clear_pending(self.name)
 end
 
--- recover() -> pending version | nil: finish what a killed run left.  Live
--- links that disagree (killed between two link swaps) all move to the
+-- recover() -> pending version | nil[, err]: finish what a killed run left.
+-- Live links that disagree (killed between two link swaps) all move to the
 -- newest complete version; a version whose deploy hooks never ran is
--- returned so the caller runs them once.
+-- returned so the caller runs them once.  When there was nothing to do,
+-- it returns nil, nil, live: the version all four links name, so a no-op
+-- renew reads the cert without looking at the links again.
 function Lineage:recover()
   local backend, name = self.backend, self.name
-  if not self:consistent_version() then
+  local live = self:consistent_version()
+  if not live then
     local versions = backend:archive_versions(name)
     for i = #versions, 1, -1 do
       if backend:version_complete(name, versions[i]) then
@@ -511,7 +534,7 @@ function Lineage:recover()
     end
   end
   local pending = backend:get_pending(name)
-  if not pending then return nil end
+  if not pending then return nil, nil, live end
   if backend:version_complete(name, pending) then
     -- killed after the new version was complete: make it live, hooks due
     if self:consistent_version() ~= pending then

@@ -98,7 +98,12 @@ local function walk(der)
   expect(tag, 0x02)
   local sbytes = der:sub(a, b)
   if sbytes == "" or sbytes:byte(1) >= 0x80 then bad() end -- negative serial
-  local serial = sbytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end):gsub("^0+", "")
+  local serial
+  if #sbytes <= 64 then -- one format call rather than one per byte
+    serial = ("%02x"):rep(#sbytes):format(sbytes:byte(1, -1)):gsub("^0+", "")
+  else
+    serial = sbytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end):gsub("^0+", "")
+  end
   if serial == "" then serial = "0" end
   for _ = 1, 3 do expect(field(), 0x30) end -- signature, issuer, validity
   tag, a, b = field() -- subject
@@ -232,7 +237,12 @@ local function live_cert(l)
 end
 
 -- Certbot sorts the renewal conf file names.
-local function by_conf_name(a, b) return a .. ".conf" < b .. ".conf" end
+-- (The file names are made once per entry, not once per comparison.)
+local function sort_by_conf_name(list)
+  local key = {}
+  for i = 1, #list do key[list[i]] = list[i].name .. ".conf" end
+  table.sort(list, function(x, y) return key[x] < key[y] end)
+end
 
 -- report(backend, config, now) -> the text inside the frame
 function M.report(backend, config, now)
@@ -240,7 +250,7 @@ function M.report(backend, config, now)
   local lineages, broken = {}, {}
   for _, l in ipairs(all.lineages) do lineages[#lineages + 1] = l end
   for _, b in ipairs(all.broken) do broken[#broken + 1] = b end
-  table.sort(lineages, function(x, y) return by_conf_name(x.name, y.name) end)
+  sort_by_conf_name(lineages)
 
   local want_name = config.certname
   local want_domains = config.domains and #config.domains > 0 and config.domains or nil
@@ -269,7 +279,7 @@ function M.report(backend, config, now)
       broken[#broken + 1] = { name = l.name, path = l.conf_path, error = err }
     end
   end
-  table.sort(broken, function(x, y) return by_conf_name(x.name, y.name) end)
+  sort_by_conf_name(broken)
 
   for _, b in ipairs(broken) do
     local why = tostring(b.error)

@@ -13,7 +13,7 @@ local plugins = require("certbot.plugins")
 local renewal = require("certbot.renewal")
 local storage = require("certbot.storage")
 
-local crypto, sys = core.crypto, core.sys
+local sys = core.sys
 
 local M = {}
 
@@ -98,9 +98,8 @@ local function lineage_names(ctx)
   return ctx.backend:lineage_names()
 end
 
-local function expiry(pem)
-  local na = pem and crypto.cert_not_after(pem)
-  return na and os.date("!%Y-%m-%d", na) or "(unknown)"
+local function expiry(not_after)
+  return not_after and os.date("!%Y-%m-%d", not_after) or "(unknown)"
 end
 
 -- Random sleep before the first renewal of a non-interactive run, so timers
@@ -116,25 +115,33 @@ local function maybe_sleep(config, state)
   sys.sleep(delay)
 end
 
--- Renew one lineage.  -> "renewed" | "skipped" | raises
-function M.renew_one(ctx, lineage, lconfig, state)
-  local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
+-- Renew one lineage.  get() gives the lineage's config (its stored
+-- settings under the command line's config), made only when needed: no
+-- renewal conf stores --dry-run or --force-renewal, so whether a lineage
+-- is due is decided on config, and one that is not due costs no copy.
+-- -> "renewed", domains | "skipped", notAfter | raises
+local function renew_lineage(ctx, lineage, get, config, state)
+  local dconfig = config
+  if renewal.restores("dry_run") or renewal.restores("renew_by_default") then dconfig = get() end
   -- a run killed after its new version was live: its deploy hooks are due
-  local pending = lineage:recover()
-  if pending and not lconfig.dry_run then
+  local pending, _, live = lineage:recover()
+  if pending and not dconfig.dry_run then
+    local lconfig = get()
     log.info("%s: running the deploy hooks of version %d left by an interrupted run", lineage.name, pending)
     state.hooks:deploy(lconfig, lineage, obtain.lineage_domains(lineage))
     lineage:deploy_done()
   end
-  local cert = lineage:read("cert")
+  local cert = lineage:read("cert", live)
   -- a dry run simulates the renewal of every lineage, due or not
-  local due, why = true, lconfig.dry_run and "--dry-run" or "--force-renewal"
-  if not lconfig.renew_by_default and not lconfig.dry_run then
-    due, why = renewal.due(cert, lineage.conf.keys.renew_before_expiry)
+  local due, why, not_after = true, dconfig.dry_run and "--dry-run" or "--force-renewal", nil
+  if not dconfig.renew_by_default and not dconfig.dry_run then
+    due, why, not_after = renewal.due(cert, lineage.conf.keys.renew_before_expiry)
   end
   log.info("%s: %s (%s)", lineage.name, due and "due for renewal" or "not due", why)
-  if not due then return "skipped" end
+  if not due then return "skipped", not_after end
 
+  local lconfig = get()
+  local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
   local domains = obtain.lineage_domains(lineage)
   if #domains == 0 then errors.raise("cannot read the names of " .. lineage.paths.cert, 1) end
   certonly.select_plugins(lconfig, false)
@@ -174,6 +181,26 @@ function M.renew_one(ctx, lineage, lconfig, state)
   return "renewed", domains
 end
 
+-- renew_one(ctx, lineage, lconfig, state) for a caller holding the
+-- lineage's config.  -> "renewed", domains | "skipped", notAfter | raises
+function M.renew_one(ctx, lineage, lconfig, state)
+  return renew_lineage(ctx, lineage, function() return lconfig end, lconfig, state)
+end
+
+-- The lineage's config, made once on first use.  The conf was checked
+-- (renewal.check), so apply does not fail here.
+local function lazy_config(config, lineage)
+  local lconfig
+  return function()
+    if not lconfig then
+      lconfig = config:copy()
+      local ok, err = renewal.apply(lconfig, lineage)
+      if not ok then errors.raise(err, 1) end
+    end
+    return lconfig
+  end
+end
+
 function M.run(config)
   local hok, herr = hooks.validate_config(config)
   if not hok then errors.raise(herr, 1) end
@@ -184,13 +211,10 @@ function M.run(config)
 
   for _, name in ipairs(lineage_names(ctx)) do
     local conf_path = ctx.backend:conf_path(name)
-    display.notify(RULE)
-    display.notify("Processing " .. conf_path)
+    display.notify(RULE .. "\nProcessing " .. conf_path)
     local lineage, lerr = storage.load(ctx.backend, name)
-    local lconfig
     if lineage then
-      lconfig = config:copy()
-      local ok, aerr = renewal.apply(lconfig, lineage)
+      local ok, aerr = renewal.check(config, lineage)
       if not ok then lineage, lerr = nil, aerr end
     end
     if not lineage then
@@ -199,10 +223,10 @@ function M.run(config)
       log.warning("parse failure: %s: %s", conf_path, tostring(lerr))
       report.parse[#report.parse + 1] = conf_path
     else
-      local ok, res, domains = pcall(M.renew_one, ctx, lineage, lconfig, state)
+      local ok, res, domains = pcall(renew_lineage, ctx, lineage, lazy_config(config, lineage), config, state)
       if ok and res == "skipped" then
         report.skipped[#report.skipped + 1] = ("%s expires on %s (skipped)")
-          :format(lineage.paths.fullchain, expiry(lineage:read("cert")))
+          :format(lineage.paths.fullchain, expiry(domains))
       elseif ok then
         report.renewed[#report.renewed + 1] = lineage.paths.fullchain
         for _, d in ipairs(domains) do renewed_domains[#renewed_domains + 1] = d end
