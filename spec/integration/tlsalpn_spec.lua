@@ -43,7 +43,7 @@ describe("tls-alpn-01 against Pebble #integration", function()
   local srv, cb
 
   setup(function()
-    srv = pebble.start({ ports = "auto" })
+    srv = pebble.start({ ports = "auto", env = { PEBBLE_AUTHZREUSE = "0" } }) -- renewals validate again
   end)
   teardown(function()
     if srv then srv.stop() end
