@@ -5,11 +5,12 @@
 # by our client, then cloned under new names (archive, relative live
 # links, renewal confs naming the new paths) to 100 and 1,000 lineages
 # (SIZES="100,1000").  Pebble's certificates last 5 years, so no lineage
-# is due.  Each command runs once to warm the cache and check that every
-# lineage was seen, then RUNS times (default 5): median wall time, CPU
-# (user+sys) and peak RSS of the client process, the ratios, and the
-# file-I/O floor (one `cat` of every renewal conf and cert).
-# BENCH_DIR=<dir> keeps the seeds and clones there between runs.
+# is due.  Per size and command: a checked warm-up run of each client
+# (peak RSS through GNU time), then RUNS rounds (default 5), each one run
+# of Debian's certbot and OURS_RUNS/RUNS of ours (OURS_RUNS defaults to
+# 5*RUNS): median wall time and CPU time (user+sys), the ratios, and the
+# file-I/O floor (one `cat` of every renewal conf and cert, and a Lua
+# process reading them).  BENCH_DIR=<dir> keeps the seeds and clones.
 set -eu
 cd "$(dirname "$0")/.."
 [ -x build/certbot ] || make -s
