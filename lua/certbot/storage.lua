@@ -249,7 +249,8 @@ end
 -- Is version complete in the archive (all four files)?
 function FS:version_complete(name, version)
   for _, k in ipairs(M.KINDS) do
-    if not sys.stat(self:archive_path(name, k, version)) then return false end
+    local st = sys.stat(self:archive_path(name, k, version))
+    if not (st and st.type == "file") then return false end
   end
   return true
 end
@@ -524,13 +525,10 @@ function Lineage:recover()
   local backend, name = self.backend, self.name
   local live = self:consistent_version()
   if not live then
-    local versions = backend:archive_versions(name)
-    for i = #versions, 1, -1 do
-      if backend:version_complete(name, versions[i]) then
-        local ok, err = backend:link_live(name, versions[i])
-        if not ok then return nil, err end
-        break
-      end
+    local newest = M.newest_complete_version(backend, name)
+    if newest then
+      local ok, err = backend:link_live(name, newest)
+      if not ok then return nil, err end
     end
   end
   local pending = backend:get_pending(name)
@@ -569,12 +567,7 @@ end
 function M.newest_complete_version(backend, name)
   local versions = backend:archive_versions(name)
   for i = #versions, 1, -1 do
-    local complete = true
-    for _, k in ipairs(M.KINDS) do
-      local st = sys.stat(backend:archive_path(name, k, versions[i]))
-      if not (st and st.type == "file") then complete = false end
-    end
-    if complete then return versions[i] end
+    if backend:version_complete(name, versions[i]) then return versions[i] end
   end
   return nil
 end

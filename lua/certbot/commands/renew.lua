@@ -168,15 +168,7 @@ local function renew_lineage(ctx, lineage, get, config, state)
   state.hooks:deploy(lconfig, lineage, domains)
   lineage:deploy_done()
   if lconfig.installer and lconfig.installer ~= "null" and lconfig.installer ~= "None" then
-    local inst, ierr = plugins.instance(lconfig.installer, "installer", lconfig)
-    if not inst then errors.raise(ierr, 1) end
-    for _, d in ipairs(domains) do
-      local dok, derr = inst:deploy_cert(d, lineage.paths)
-      if not dok then errors.raise(("Unable to install the certificate for %s: %s"):format(d, derr), 1) end
-    end
-    local sok, serr2 = inst:save("Renewed certificate")
-    if sok then sok, serr2 = inst:restart() end
-    if not sok then errors.raise(tostring(serr2), 1) end
+    obtain.install(lconfig, lineage, domains, "Renewed certificate")
   end
   return "renewed", domains
 end
