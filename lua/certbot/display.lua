@@ -100,6 +100,42 @@ function M.menu(prompt, choices, opts)
   end
 end
 
+-- checklist(prompt, choices, opts) -> list of chosen indexes (all of them
+-- when the answer is blank) | nil (cancelled).  Answers are numbers
+-- separated by commas and/or spaces, as Certbot takes them.
+function M.checklist(prompt, choices, opts)
+  opts = opts or {}
+  if not M.interactive then
+    if opts.default ~= nil then return opts.default end
+    missing(prompt, opts.cli_flag, opts.short)
+  end
+  while true do
+    M.out:write(prompt, "\n", string.rep("-", 78), "\n")
+    for i, c in ipairs(choices) do M.out:write(("%d: %s\n"):format(i, c)) end
+    M.out:write(string.rep("-", 78), "\n")
+    local a = ask("Select the appropriate numbers separated by commas and/or spaces, or leave "
+      .. "input blank to select all options shown (Enter 'c' to cancel): ")
+    if a == "c" or a == "C" then return nil end
+    local picked, seen, bad = {}, {}, false
+    for w in a:gmatch("[^,%s]+") do
+      local n = math.tointeger(tonumber(w))
+      if not n or not choices[n] then bad = true break end
+      if not seen[n] then
+        seen[n] = true
+        picked[#picked + 1] = n
+      end
+    end
+    if not bad then
+      if #picked == 0 then
+        for i = 1, #choices do picked[i] = i end
+      end
+      table.sort(picked)
+      return picked
+    end
+    M.out:write("** Invalid input: " .. a .. " **\n")
+  end
+end
+
 -- Pause until the user presses Enter (manual plugin).
 function M.pause(msg)
   if not M.interactive then return end

@@ -49,10 +49,6 @@ function M.main(argv, opts)
   local sc = require("certbot.options").subcommand(config.verb)
   collectgarbage("restart")
   require("certbot.display").setup(config)
-  if not sc.impl then
-    say(io.stderr, "'" .. sc.name .. "' is not available in this build yet")
-    return 1
-  end
 
   local ok, result = xpcall(function()
     return require(sc.impl).run(config)

@@ -489,18 +489,10 @@ function M.certificate(ctx, request)
   end
 end
 
--- install(config, lineage, domains, title): deploy a lineage through the
--- configured installer (run, and renew of an installed lineage).
+-- install(config, lineage, domains, title): redeploy a renewed lineage
+-- through its stored installer (no enhancements: they are in place).
 function M.install(config, lineage, domains, title)
-  local inst, err = require("certbot.plugins").instance(config.installer, "installer", config)
-  if not inst then fail(err) end
-  for _, d in ipairs(domains) do
-    local ok, derr = inst:deploy_cert(d, lineage.paths)
-    if not ok then fail(("Unable to install the certificate for %s: %s"):format(d, derr)) end
-  end
-  local ok, serr = inst:save(title)
-  if ok then ok, serr = inst:restart() end
-  if not ok then fail(tostring(serr)) end
+  require("certbot.installer").deploy(config, lineage.paths, domains, { title = title })
 end
 
 ---------------------------------------------------------------------------

@@ -141,7 +141,8 @@ local function expiry_text(pem)
 end
 
 -- obtain_and_save(config, opts) -> lineage|nil, result
--- opts.installer: true for `run` (an installer will deploy the result).
+-- opts.installer: true for `run` (an installer will deploy the result);
+-- opts.choose_names(config) -> domains|nil offers the installer's names.
 function M.obtain_and_save(config, opts)
   opts = opts or {}
   local domains = requested_domains(config)
@@ -184,6 +185,9 @@ function M.obtain_and_save(config, opts)
       domains = obtain.lineage_domains(lineage)
       how = "named"
     end
+  end
+  if #domains == 0 and opts.choose_names then
+    domains = opts.choose_names(config) or domains
   end
   if #domains == 0 then
     if display.interactive then
