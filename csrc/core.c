@@ -49,6 +49,7 @@ static const struct {
 	{ "sys", cb_open_sys },
 	{ "standalone", cb_open_standalone },
 	{ "http", cb_open_http },
+	{ "ocsp", cb_open_ocsp },
 };
 
 CB_EXPORT int luaopen_certbot_core(lua_State *L)

@@ -644,6 +644,8 @@ function M.decide(ctx, lineage, how, domains)
   if config.reinstall then return "reinstall" end
   local pem = lineage:read("cert")
   local due = pem and renewal.due(pem, lineage.conf.keys.renew_before_expiry)
+  -- a revoked certificate is due, as Certbot counts it
+  if not due and pem and require("certbot.ocsp").lineage_revoked(lineage, pem) then due = true end
   if due then return "renew" end
   if not display.interactive then return "reinstall" end
   local choice = display.menu(("You have an existing certificate that has exactly the same domains "

@@ -9,6 +9,7 @@ local errors = require("certbot.errors")
 local hooks = require("certbot.hooks")
 local log = require("certbot.log")
 local obtain = require("certbot.obtain")
+local ocsp = require("certbot.ocsp")
 local plugins = require("certbot.plugins")
 local renewal = require("certbot.renewal")
 local storage = require("certbot.storage")
@@ -115,6 +116,20 @@ local function maybe_sleep(config, state)
   sys.sleep(delay)
 end
 
+-- A lineage not due by its dates is due when its certificate is revoked
+-- (Certbot's should_autorenew).  Only a certificate naming an OCSP
+-- responder is asked about, and the scan that tells costs no parse: most
+-- name none (Let's Encrypt dropped OCSP URLs in 2025), so a no-op renew
+-- over many lineages stays as fast as it was.  One HTTP client serves the
+-- whole run, and a responder that does not answer is asked only once.
+local function revoked(lineage, cert, version, state)
+  if not ocsp.may_have_url(cert) then return false end
+  if state.ocsp_client == nil then state.ocsp_client, state.ocsp_down = ocsp.client() or false, {} end
+  -- it logs what it found, and why a failed check counts as "not revoked"
+  return (ocsp.lineage_revoked(lineage, cert, version, { client = state.ocsp_client or nil,
+    down = state.ocsp_down }))
+end
+
 -- Renew one lineage.  get() gives the lineage's config (its stored
 -- settings under the command line's config), made only when needed: no
 -- renewal conf stores --dry-run or --force-renewal, so whether a lineage
@@ -136,6 +151,7 @@ local function renew_lineage(ctx, lineage, get, config, state)
   local due, why, not_after = true, dconfig.dry_run and "--dry-run" or "--force-renewal", nil
   if not dconfig.renew_by_default and not dconfig.dry_run then
     due, why, not_after = renewal.due(cert, lineage.conf.keys.renew_before_expiry)
+    if not due and revoked(lineage, cert, live, state) then due, why = true, "certificate is revoked" end
   end
   log.info("%s: %s (%s)", lineage.name, due and "due for renewal" or "not due", why)
   if not due then return "skipped", not_after end
@@ -232,6 +248,7 @@ function M.run(config)
     end
   end
 
+  if state.ocsp_client then state.ocsp_client:close() end
   if next(state.hooks.pre_ran) or #report.renewed > 0 or #report.failed > 0 then
     state.hooks:finish(renewed_domains, failed_domains)
   end
