@@ -16,6 +16,7 @@ M.BUILTIN = {
   webroot = "certbot.plugins.webroot",
   manual = "certbot.plugins.manual",
   null = "certbot.plugins.null",
+  nginx = "certbot.plugins.nginx",
 }
 
 local AUTHENTICATOR = { "prepare", "challenge_preferences", "perform", "cleanup" }

@@ -109,10 +109,10 @@ function M.stop(pid, expect)
   return M.wait_until(function() return not M.alive(pid) end, 3)
 end
 
--- Loopback TCP ports that something listens on now.
-local function listening()
+-- Ports in use now, in any state (listening, or one end of a connection).
+local function in_use()
   local used = {}
-  local p = io.popen("ss -Htlnu 2>/dev/null")
+  local p = io.popen("ss -Htanu 2>/dev/null")
   if p then
     for port in p:read("a"):gmatch(":(%d+)%s") do used[tonumber(port)] = true end
     p:close()
@@ -120,11 +120,17 @@ local function listening()
   return used
 end
 
--- n free ports in 20000..59999 (distinct; checked against `ss`).
+-- n free ports (distinct; checked against `ss`), below the kernel's
+-- ephemeral range so no outgoing connection can take one before the
+-- server that wants it binds it.
 function M.free_ports(n)
-  local used, out = listening(), {}
+  local range = M.read("/proc/sys/net/ipv4/ip_local_port_range") or ""
+  local low = tonumber(range:match("^%s*(%d+)")) or 32768
+  local hi = math.min(low - 1, 65535)
+  local lo = math.min(20000, hi - 1000)
+  local used, out = in_use(), {}
   while #out < n do
-    local port = math.random(20000, 59999) -- Lua 5.4 seeds randomly
+    local port = math.random(lo, hi) -- Lua 5.4 seeds randomly
     if not used[port] then
       used[port] = true
       out[#out + 1] = port
