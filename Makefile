@@ -22,7 +22,7 @@ C_TESTS  := $(patsubst spec/c/%.c,$(B)/ctest/%,$(sort $(wildcard spec/c/test_*.c
 EXE := $(B)/certbot
 SO  := $(B)/lib/certbot/core.so
 
-.PHONY: all ctests test check man test-c test-lua asan lint install rock demo bench clean help
+.PHONY: all ctests test check man test-c test-lua asan fuzz lint install rock demo bench clean help
 
 all: $(EXE) $(SO)
 
@@ -31,6 +31,7 @@ help:
 	@echo "make test       busted specs (Lua 5.4) and C tests; ends with 'N passed, N failed'"
 	@echo "make check      lint + test + asan: what CI runs"
 	@echo "make asan       C tests and crypto specs under AddressSanitizer + UBSan"
+	@echo "make fuzz       libFuzzer targets (spec/fuzz/), FUZZ_TIME=$(FUZZ_TIME) s each"
 	@echo "make lint       luacheck over lua/, plugins/, spec/"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
 	@echo "make rock       luarocks make (Lua 5.4) from rocks/certbot-scm-1.rockspec"
@@ -88,6 +89,38 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno
 asan:
 	$(MAKE) B=$(B)/asan EXTRA_CFLAGS="$(ASAN_FLAGS)" all ctests
 	@ASAN_LIB=$$($(CC) -print-file-name=libasan.so) SAN=1 COUNTS=$(COUNTS) sh spec/run.sh $(B)/asan
+
+# libFuzzer targets (spec/fuzz/fuzz_*.c): the core built by clang with
+# fuzzer instrumentation, ASan and UBSan in its own tree; each target runs
+# FUZZ_TIME seconds from its seed corpus (spec/fuzz/corpus/<name>/; new
+# inputs go to a scratch copy under $(FUZZ_B)).  A crash, leak, timeout or
+# sanitizer report fails the run; the input is kept as $(FUZZ_B)/crash-*.
+FUZZ_CC   ?= clang-14
+FUZZ_TIME ?= 20
+FUZZ_B    := $(B)/fuzz
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g $(FUZZ_SAN) $(WARN) -std=c11 -D_GNU_SOURCE -DCERTBOT_FUZZ -Icsrc $(PKG_CFLAGS)
+FUZZ_OBJ  := $(patsubst csrc/%.c,$(FUZZ_B)/obj/%.o,$(CORE_SRC))
+FUZZ_BINS := $(patsubst spec/fuzz/%.c,$(FUZZ_B)/%,$(sort $(wildcard spec/fuzz/fuzz_*.c)))
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_B)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_B)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -llua5.4 $(CORE_LIBS) -lm
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_BINS); do \
+	  n=$${t##*/fuzz_}; c=$(FUZZ_B)/corpus/$$n; rm -rf $$c; mkdir -p $$c; \
+	  echo "# fuzz_$$n: $(FUZZ_TIME) s from spec/fuzz/corpus/$$n"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- $$c spec/fuzz/corpus/$$n \
+	    > $(FUZZ_B)/$$n.log 2>&1 || { tail -n 60 $(FUZZ_B)/$$n.log; echo "fuzz_$$n FAILED"; exit 1; }; \
+	  echo "  $$(grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' $(FUZZ_B)/$$n.log | tr -s ' \n' '  ')"; \
+	  done; echo "fuzz: $(words $(FUZZ_BINS)) targets, no crash"
 
 lint:
 	luacheck -q lua plugins spec csrc/gen_embed.lua

@@ -26,6 +26,15 @@
  *
  * The loop serves listeners of any kind: a listener and each connection
  * carry a kind, and conn_event() dispatches on it.
+ *
+ * Addresses: "" (the default) is "::" with IPV6_V6ONLY off, one socket for
+ * IPv6 and IPv4 (as ::ffff:a.b.c.d), or 0.0.0.0 on a host without IPv6; an
+ * explicit address is that address only.  A bind failure names both.
+ *
+ * Built with -DCERTBOT_FUZZ (`make fuzz`), the end of this file has entry
+ * points for the libFuzzer targets in spec/fuzz/: the HTTP request head
+ * parser, the ALPN and server_name bodies the ClientHello callback parses
+ * by hand, and whole ClientHellos through the responder's SSL_CTX.
  */
 #include <errno.h>
 #include <limits.h>
@@ -636,6 +645,22 @@ static void conn_send(struct sa_server *s, struct sa_conn *c, int64_t now)
 		c->deadline = now + DRAIN_MS;
 }
 
+/* Bytes were appended to c->in.  Returns 0 to read more, else the status
+ * to answer (200 only for GET/HEAD of a well-formed token path; whether
+ * that token is set is http_respond's business).  The fuzz target
+ * (spec/fuzz/fuzz_http_request.c) drives exactly this. */
+static int http_received(struct sa_conn *c)
+{
+	int st = http_scan(c);
+
+	if (st == 0 && c->inlen < sizeof c->in)
+		return 0;
+	if (st == -1)
+		return c->method == M_OTHER ? 405 : c->token_ok ? 200 : 404;
+	c->method = M_NONE; /* a head error always has a body */
+	return st == 0 ? 431 : st;
+}
+
 /* Returns 1 when the connection is finished and must be closed. */
 static int http_event(struct sa_server *s, struct sa_conn *c, short revents, int64_t now)
 {
@@ -644,10 +669,7 @@ static int http_event(struct sa_server *s, struct sa_conn *c, short revents, int
 
 	if (c->state == C_READ) {
 		for (;;) {
-			if (c->inlen == sizeof c->in) {
-				http_respond(s, c, 431);
-				break;
-			}
+			/* http_received() answers before c->in is full */
 			r = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
 			if (r < 0) {
 				if (errno == EINTR)
@@ -659,19 +681,10 @@ static int http_event(struct sa_server *s, struct sa_conn *c, short revents, int
 			if (r == 0)
 				return 1; /* the peer gave up before a whole request */
 			c->inlen += (size_t)r;
-			st = http_scan(c);
-			if (st == 0)
-				continue;
-			if (st == -1) {
-				if (c->method == M_OTHER)
-					st = 405;
-				else
-					st = c->token_ok ? 200 : 404;
-			} else {
-				c->method = M_NONE; /* a head error always has a body */
+			if ((st = http_received(c)) != 0) {
+				http_respond(s, c, st);
+				break;
 			}
-			http_respond(s, c, st);
-			break;
 		}
 	}
 	if (c->state == C_WRITE) {
@@ -949,76 +962,26 @@ static void format_hostport(char *out, size_t size, const char *addr, int port)
 		snprintf(out, size, "%s:%d", addr, port);
 }
 
-/* Bind a listening socket.  addr is numeric, or "" for the dual-stack
- * wildcard.  On failure returns -1 with *err set (errno value) and
- * shown[] holding the address as it should be named. */
-static int listen_on(const char *addr, int port, char *shown, size_t shown_size, int *err)
+/* A non-blocking, close-on-exec socket bound to ss and listening, or -1
+ * with *err set.  v6only: IPV6_V6ONLY for an AF_INET6 socket. */
+static int bind_listen(const struct sockaddr_storage *ss, socklen_t sslen, int v6only, int *err)
 {
-	struct addrinfo hints, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	int fd, one = 1, zero = 0, rc;
-	char buf[INET6_ADDRSTRLEN + 2];
-	size_t n = strlen(addr);
+	int fd, one = 1, rc;
 
-	memset(&ss, 0, sizeof ss);
-	if (n == 0) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		sslen = sizeof *s6;
-		snprintf(shown, shown_size, "::");
-	} else {
-		/* "[::1]" is accepted as "::1" */
-		if (addr[0] == '[' && addr[n - 1] == ']' && n - 2 < sizeof buf) {
-			memcpy(buf, addr + 1, n - 2);
-			buf[n - 2] = '\0';
-			addr = buf;
-		}
-		snprintf(shown, shown_size, "%s", addr);
-		memset(&hints, 0, sizeof hints);
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-		if (getaddrinfo(addr, NULL, &hints, &ai) != 0 || ai == NULL ||
-		    ai->ai_addrlen > sizeof ss) {
-			if (ai)
-				freeaddrinfo(ai);
-			*err = -1; /* not an IP address */
-			return -1;
-		}
-		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-		sslen = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
-	if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 && n == 0 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
-		/* No IPv6 here: the IPv4 wildcard. */
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		memset(&ss, 0, sizeof ss);
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_ANY);
-		s4->sin_port = htons((uint16_t)port);
-		sslen = sizeof *s4;
-		snprintf(shown, shown_size, "0.0.0.0");
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	}
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		*err = errno;
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (ss.ss_family == AF_INET6) {
-		/* The wildcard takes IPv4 too; a specific v6 address is itself. */
-		int v6only = n == 0 ? zero : one;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+	if (ss->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0 && !v6only) {
+		/* no dual-stack socket to be had: let the caller fall back */
+		*err = EAFNOSUPPORT;
+		close(fd);
+		return -1;
 	}
-	rc = bind(fd, (struct sockaddr *)&ss, sslen);
+	rc = bind(fd, (const struct sockaddr *)ss, sslen);
 	if (rc == 0)
 		rc = listen(fd, SOMAXCONN);
 	if (rc != 0) {
@@ -1027,6 +990,71 @@ static int listen_on(const char *addr, int port, char *shown, size_t shown_size,
 		return -1;
 	}
 	return fd;
+}
+
+/* Bind a listening socket.  addr is numeric, or "" for the wildcard: "::"
+ * with IPV6_V6ONLY off, so one socket takes IPv4 (as ::ffff:a.b.c.d) and
+ * IPv6, or "0.0.0.0" where the host has no IPv6.  On failure returns -1
+ * with *err set (an errno value, or -1 for "not an IP address") and shown[]
+ * holding the address as it should be named. */
+static int listen_on(const char *addr, int port, char *shown, size_t shown_size, int *err)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(addr);
+
+	memset(&ss, 0, sizeof ss);
+	if (n == 0) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t)port);
+		snprintf(shown, shown_size, "::");
+		fd = bind_listen(&ss, sizeof *s6, 0, err);
+		if (fd >= 0 || (*err != EAFNOSUPPORT && *err != EPROTONOSUPPORT &&
+				*err != EADDRNOTAVAIL))
+			return fd;
+		/* No IPv6 here (a kernel without it, or it switched off): the
+		 * IPv4 wildcard. */
+		memset(&ss, 0, sizeof ss);
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons((uint16_t)port);
+		snprintf(shown, shown_size, "0.0.0.0");
+		return bind_listen(&ss, sizeof *s4, 0, err);
+	}
+	/* "[::1]" is accepted as "::1" */
+	if (addr[0] == '[' && addr[n - 1] == ']' && n - 2 < sizeof buf) {
+		memcpy(buf, addr + 1, n - 2);
+		buf[n - 2] = '\0';
+		addr = buf;
+	}
+	snprintf(shown, shown_size, "%s", addr);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	if (getaddrinfo(addr, NULL, &hints, &ai) != 0 || ai == NULL ||
+	    ai->ai_addrlen > sizeof ss) {
+		if (ai)
+			freeaddrinfo(ai);
+		*err = -1;
+		return -1;
+	}
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	sslen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	/* A specific IPv6 address is itself only ("::" spelled out included:
+	 * the user asked for IPv6). */
+	return bind_listen(&ss, sslen, 1, err);
 }
 
 /* What the socket is actually bound to (port 0 becomes the real one). */
@@ -1516,3 +1544,244 @@ int cb_open_standalone(lua_State *L)
 	luaL_newlib(L, standalone_funcs);
 	return 1;
 }
+
+#ifdef CERTBOT_FUZZ
+/* ---- entry points for the libFuzzer targets in spec/fuzz/ ----
+ * Compiled only with -DCERTBOT_FUZZ (`make fuzz`); prototypes in
+ * spec/fuzz/fuzz.h.  Each runs the responder's own code on the input and
+ * abort()s when something that must hold for every input does not. */
+
+#define FUZZ_TOKEN "tok_EN-123abc"
+#define FUZZ_KEYAUTH FUZZ_TOKEN ".thumbprint_Xyz-0"
+
+/* Feed p[0..n) to a fresh connection the way the loop does (recv() into
+ * c->in, then http_received()), in chunks whose sizes come from seed (0:
+ * as much as fits at once).  Returns the status, or 0 for "wants more". */
+static int fuzz_http_feed(struct sa_conn *c, const uint8_t *p, size_t n, unsigned seed)
+{
+	uint32_t x = seed;
+	size_t off = 0;
+
+	memset(c, 0, offsetof(struct sa_conn, in));
+	c->fd = -1;
+	while (off < n) {
+		size_t k = sizeof c->in - c->inlen;
+		int st;
+
+		if (seed != 0) {
+			x = x * 1103515245u + 12345u;
+			if (k > 1 + (x >> 16) % seed)
+				k = 1 + (x >> 16) % seed;
+		}
+		if (k > n - off)
+			k = n - off;
+		memcpy(c->in + c->inlen, p + off, k);
+		c->inlen += k;
+		off += k;
+		if ((st = http_received(c)) != 0)
+			return st;
+	}
+	return 0;
+}
+
+/* The http-01 request head parser.  Input: one byte choosing how the bytes
+ * are split into reads, then the bytes a client sends.  Must hold: the
+ * outcome does not depend on the split; a status is one the responder
+ * knows; 200 only for GET/HEAD of the exact challenge path of a set token,
+ * with the key authorization as the whole body (none for HEAD); the
+ * response fits its buffer and is a well-formed HTTP/1.1 head. */
+int cb_fuzz_http_request(const uint8_t *data, size_t size);
+int cb_fuzz_http_request(const uint8_t *data, size_t size)
+{
+	static const char want_line[] = " " CHALLENGE_PREFIX FUZZ_TOKEN " HTTP/1.";
+	struct sa_server s;
+	struct sa_token tok = { (char *)FUZZ_TOKEN, (char *)FUZZ_KEYAUTH, sizeof FUZZ_KEYAUTH - 1 };
+	struct sa_conn *c1, *c2;
+	unsigned seed;
+	int st1, st2, served;
+	const char *head_end;
+	size_t body;
+
+	if (size == 0)
+		return 0;
+	seed = 1u + data[0];
+	data++;
+	size--;
+	c1 = malloc(sizeof *c1);
+	c2 = malloc(sizeof *c2);
+	if (c1 == NULL || c2 == NULL)
+		abort();
+	st1 = fuzz_http_feed(c1, data, size, 0);
+	st2 = fuzz_http_feed(c2, data, size, seed);
+	if (st1 != st2)
+		abort();
+	if (st1 == 200 && (c1->method != c2->method || strcmp(c1->token, c2->token) != 0))
+		abort();
+	if (st1 != 0 && st1 != 200 && st1 != 400 && st1 != 404 && st1 != 405 &&
+	    st1 != 431 && st1 != 505)
+		abort();
+	if (st1 == 200 && !(c1->token_ok && (c1->method == M_GET || c1->method == M_HEAD)))
+		abort();
+	if (c1->token_ok && !valid_token(c1->token, strlen(c1->token)))
+		abort();
+	/* 431: too many header lines, or a head that fills all HEAD_MAX bytes */
+	if (st1 == 431 && c1->nheaders <= HEADERS_MAX && c1->inlen != HEAD_MAX)
+		abort();
+	if (st1 != 0) {
+		memset(&s, 0, sizeof s);
+		if (pthread_mutex_init(&s.lock, NULL) != 0)
+			abort();
+		s.tokens = &tok;
+		s.ntokens = s.captokens = 1;
+		http_respond(&s, c1, st1);
+		pthread_mutex_destroy(&s.lock);
+		if (c1->state != C_WRITE || c1->outlen < 17 || c1->outlen > sizeof c1->out ||
+		    memcmp(c1->out, "HTTP/1.1 ", 9) != 0 || s.stats.requests != 1)
+			abort();
+		head_end = memmem(c1->out, c1->outlen, "\r\n\r\n", 4);
+		if (head_end == NULL)
+			abort();
+		served = memcmp(c1->out, "HTTP/1.1 200 ", 13) == 0;
+		if (served != (st1 == 200 && strcmp(c1->token, FUZZ_TOKEN) == 0) ||
+		    s.stats.served != served)
+			abort();
+		body = (size_t)(c1->out + c1->outlen - (head_end + 4));
+		/* served: the request line really named that path */
+		if (served && memmem(data, size, want_line, sizeof want_line - 1) == NULL)
+			abort();
+		if (served && c1->method == M_GET &&
+		    (body != sizeof FUZZ_KEYAUTH - 1 ||
+		     memcmp(head_end + 4, FUZZ_KEYAUTH, body) != 0))
+			abort();
+		if (c1->method == M_HEAD && body != 0)
+			abort();
+	}
+	free(c1);
+	free(c2);
+	return 0;
+}
+
+/* The ClientHello callback's own parsing: an ALPN ProtocolNameList and a
+ * server_name list, as OpenSSL hands over the raw extension bodies, and
+ * the SNI check.  Input: two bytes giving where to cut, then the two
+ * bodies; each is copied to a buffer of exactly its size so that any read
+ * past its end is an ASan report. */
+int cb_fuzz_tls_extensions(const uint8_t *data, size_t size);
+int cb_fuzz_tls_extensions(const uint8_t *data, size_t size)
+{
+	unsigned char *alpn, *sni;
+	const unsigned char *host;
+	size_t cut, slen, hlen = 0, i;
+
+	if (size < 2)
+		return 0;
+	cut = ((size_t)data[0] << 8) | data[1];
+	data += 2;
+	size -= 2;
+	if (cut > size)
+		cut = size;
+	slen = size - cut;
+	alpn = malloc(cut ? cut : 1);
+	sni = malloc(slen ? slen : 1);
+	if (alpn == NULL || sni == NULL)
+		abort();
+	memcpy(alpn, data, cut);
+	memcpy(sni, data + cut, slen);
+
+	/* acme-tls/1 is reported only when it is there, length-prefixed */
+	if (alpn_offers_acme(alpn, cut) &&
+	    memmem(alpn, cut, "\x0a" ACME_TLS_1, sizeof ACME_TLS_1) == NULL)
+		abort();
+	host = sni_host(sni, slen, &hlen);
+	if (host != NULL) {
+		if (host < sni + 5 || hlen > slen || host + hlen > sni + slen || host[-3] != 0)
+			abort();
+		if (valid_sni((const char *)host, hlen)) {
+			if (hlen == 0 || hlen > SNI_MAX || host[0] == '.' || host[hlen - 1] == '.')
+				abort();
+			for (i = 0; i < hlen; i++)
+				if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789-._", host[i]) == NULL || host[i] == '\0')
+					abort();
+		}
+	}
+	free(alpn);
+	free(sni);
+	return 0;
+}
+
+/* A tls-alpn-01 responder state (no socket, no thread) holding a
+ * challenge certificate for name, for cb_fuzz_client_hello.  NULL if
+ * OpenSSL fails. */
+struct sa_server *cb_fuzz_tls_server(const char *name);
+struct sa_server *cb_fuzz_tls_server(const char *name)
+{
+	struct sa_server *s = calloc(1, sizeof *s);
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *subj;
+
+	if (s == NULL || pk == NULL || x == NULL || pthread_mutex_init(&s->lock, NULL) != 0)
+		abort();
+	s->evfd = -1;
+	subj = X509_get_subject_name(x);
+	if (!tls_ctx(s) || !X509_set_version(x, 2) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) || !X509_set_pubkey(x, pk) ||
+	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)name,
+					-1, -1, 0) ||
+	    !X509_set_issuer_name(x, subj) || !X509_sign(x, pk, EVP_sha256()))
+		abort();
+	s->certs = calloc(1, sizeof *s->certs);
+	if (s->certs == NULL || (s->certs[0].name = strdup(name)) == NULL)
+		abort();
+	s->certs[0].x509 = x;
+	s->certs[0].pkey = pk;
+	s->ncerts = s->capcerts = 1;
+	return s;
+}
+
+/* One server-side handshake fed the input as the client's bytes: the
+ * ClientHello callback and the ALPN callback run on whatever OpenSSL
+ * parsed.  Must hold: a certificate is on the connection only when the
+ * hello asked for the challenge name with ALPN acme-tls/1, and the only
+ * protocol ever selected is acme-tls/1. */
+int cb_fuzz_client_hello(struct sa_server *s, const char *name, const uint8_t *data,
+			 size_t size);
+int cb_fuzz_client_hello(struct sa_server *s, const char *name, const uint8_t *data,
+			 size_t size)
+{
+	SSL *ssl = SSL_new(s->ctx);
+	BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+	const unsigned char *sel = NULL;
+	unsigned int sellen = 0;
+	int i, r;
+
+	if (ssl == NULL || in == NULL || out == NULL)
+		abort();
+	if (size > 65536)
+		size = 65536;
+	if (size > 0 && BIO_write(in, data, (int)size) != (int)size)
+		abort();
+	BIO_set_mem_eof_return(in, -1); /* "no more yet", as a non-blocking socket */
+	SSL_set_bio(ssl, in, out);
+	SSL_set_accept_state(ssl);
+	/* a few rounds, as the loop would retry on readiness */
+	for (i = 0; i < 4 && (r = SSL_do_handshake(ssl)) != 1; i++)
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)
+			break;
+	SSL_get0_alpn_selected(ssl, &sel, &sellen);
+	if (sellen != 0 && (sellen != sizeof ACME_TLS_1 - 1 ||
+			    memcmp(sel, ACME_TLS_1, sellen) != 0))
+		abort();
+	if (SSL_get_certificate(ssl) != NULL) {
+		const char *sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+		if (sn != NULL && strcasecmp(sn, name) != 0)
+			abort();
+	}
+	SSL_free(ssl);
+	ERR_clear_error();
+	return 0;
+}
+#endif /* CERTBOT_FUZZ */

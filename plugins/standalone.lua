@@ -1,13 +1,25 @@
 -- standalone: answers http-01 and tls-alpn-01 itself, from responders in
 -- the C core listening on --http-01-address:--http-01-port and
 -- --tls-alpn-01-address:--tls-alpn-01-port for the seconds it takes.
+--
+-- The challenge is chosen per name (obtain.authorize): the first type in
+-- --preferred-challenges order (default: http-01, then tls-alpn-01) that
+-- this plugin can do for that name and the CA offers for it.  When that
+-- differs between the names of one order (a CA offering tls-alpn-01 for
+-- some names only; an IP address, which gets http-01 here), both responders
+-- run side by side in the same run, each started only if a name needs it.
 local core = require("certbot.core")
 local names = require("certbot.names")
+local log = require("certbot.log")
 
 local crypto = core.crypto
 
 -- id-pe-acmeIdentifier (RFC 8737 §3)
 local ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31"
+
+-- Seconds a client may hold a connection to a responder before it is
+-- dropped (slow or idle clients; Certbot allows 30 too, certbot #7388).
+local CONNECTION_TIMEOUT = 30
 
 local P = {
   name = "standalone",
@@ -38,13 +50,22 @@ local function address_of(v)
   return v
 end
 
+-- "[::]:80", "127.0.0.1:5002": what a responder is bound to
+local function where(r)
+  local addr, port = r:address()
+  if not addr then return "?" end
+  return (addr:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(addr, port)
+end
+
 function Inst:start_http01()
   if self.responder then return true end
   local r, err = core.standalone.http01({
     address = address_of(self.config.http01_address),
     port = tonumber(self.config.http01_port) or 80,
+    timeout = CONNECTION_TIMEOUT,
   })
   if not r then return nil, err end
+  log.info("Listening for http-01 on %s", where(r))
   self.responder = r
   return true
 end
@@ -54,8 +75,10 @@ function Inst:start_tlsalpn01()
   local r, err = core.standalone.tlsalpn01({
     address = address_of(self.config.tls_alpn01_address),
     port = tonumber(self.config.tls_alpn01_port) or 443,
+    timeout = CONNECTION_TIMEOUT,
   })
   if not r then return nil, err end
+  log.info("Listening for tls-alpn-01 on %s", where(r))
   self.tls_responder = r
   return true
 end

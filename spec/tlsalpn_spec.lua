@@ -88,6 +88,31 @@ print(json.dumps({"closed": len(closed), "max_life": max(lives) if lives else -1
                   "min_life": min(lives) if lives else -1, "hs": hs}))
 ]]
 
+-- A child process running a tls-alpn-01 responder, for strace: prints the
+-- responder thread's id and the port, serves until a line arrives on stdin.
+local CHILD_LUA = [[
+package.cpath = arg[1] .. "/lib/?.so;" .. package.cpath
+local core = require("certbot.core")
+local r = assert(core.standalone.tlsalpn01({ address = "127.0.0.1", port = 0 }))
+local key = assert(core.crypto.generate_key("ec", "P-256"))
+local der = assert(core.crypto.self_signed_cert(key, { { type = "dns", value = arg[2] } },
+  { days = 1, extensions = { { oid = "1.3.6.1.5.5.7.1.31", critical = true,
+    der = "\4\32" .. core.crypto.sha256("ka") } } }))
+assert(r:set(arg[2], der, key))
+local tid
+for _, t in ipairs(assert(core.sys.listdir("/proc/self/task"))) do
+  local f = io.open("/proc/self/task/" .. t .. "/comm")
+  if f then
+    if f:read("l") == "cb-tlsalpn01" then tid = t end
+    f:close()
+  end
+end
+io.stdout:write(tostring(tid), " ", select(2, r:address()), "\n")
+io.stdout:flush()
+io.read("l")
+r:stop()
+]]
+
 describe("standalone tls-alpn-01 responder #core", function()
   local r, port, key, der, tmp
 
@@ -95,9 +120,13 @@ describe("standalone tls-alpn-01 responder #core", function()
     tmp = "/tmp/tlsalpn-spec-" .. sys.getpid()
     assert(sys.mkdir(tmp, 448))
     write(tmp .. "/slow.py", SLOW_PY)
+    write(tmp .. "/child.lua", CHILD_LUA)
   end)
   teardown(function()
     os.remove(tmp .. "/slow.py")
+    os.remove(tmp .. "/child.lua")
+    os.remove(tmp .. "/child.out")
+    os.remove(tmp .. "/strace.log")
     os.remove(tmp .. "/cert.pem")
     os.remove(tmp)
   end)
@@ -210,6 +239,48 @@ describe("standalone tls-alpn-01 responder #core", function()
     assert.is_nil(r2)
     assert.equal(("could not bind to 127.0.0.1:%d: Address already in use"):format(port), err)
     assert.matches("tls%-alpn%-01 %(127%.0%.0%.1:%d+%)", tostring(r))
+  end)
+
+  it("makes no filesystem syscalls on its thread, handshakes included (strace)", function()
+    if select(2, sh("strace -qq -o /dev/null true")) ~= 0 then
+      pending("strace does not work here")
+      return
+    end
+    local log, info = tmp .. "/strace.log", tmp .. "/child.out"
+    local build = os.getenv("CERTBOT_BUILD") or "build"
+    -- under `make asan` the traced lua5.4 loads the sanitized core.so
+    local asan
+    for line in io.lines("/proc/self/maps") do
+      asan = asan or line:match("%s(/%S+/libasan%.so[%.%d]*)$")
+    end
+    local keep = asan and ("-E LD_PRELOAD=" .. asan .. " ") or ""
+    local p = assert(io.popen(NOSAN .. ("strace -f -qq %s-e trace=%%file,accept4 -o %s lua5.4 "
+      .. "%s/child.lua %s %s > %s"):format(keep, log, tmp, build, NAME, info), "w"))
+    local tid, cport
+    local deadline = sys.monotonic() + 10
+    repeat
+      sys.sleep(0.05)
+      local out = sys.read_file(info)
+      if out then tid, cport = out:match("^(%d+) (%d+)\n") end
+    until tid or sys.monotonic() > deadline
+    assert.truthy(tid, "child did not start")
+    cport = tonumber(cport)
+    -- served, refused for ALPN, refused for SNI, TLS 1.2, junk
+    assert.truthy(served_pem(s_client(cport, "-servername " .. NAME .. " -alpn acme-tls/1")))
+    assert.is_nil(served_pem(s_client(cport, "-servername " .. NAME)))
+    assert.is_nil(served_pem(s_client(cport, "-servername other.example.org -alpn acme-tls/1")))
+    assert.truthy(served_pem(s_client(cport, "-tls1_2 -servername " .. NAME .. " -alpn acme-tls/1")))
+    sh(("curl -s --max-time 3 http://127.0.0.1:%d/"):format(cport))
+    p:write("\n")
+    p:close()
+    local seen, other = 0, {}
+    for line in io.lines(log) do
+      if line:match("^" .. tid .. " ") then
+        if line:find("accept4", 1, true) then seen = seen + 1 else other[#other + 1] = line end
+      end
+    end
+    assert.is_true(seen >= 5) -- the trace did follow the thread
+    assert.same({}, other)
   end)
 
   it("closes slow handshakes at their deadline, still validates, fds back to baseline", function()

@@ -216,6 +216,8 @@ local SHORT = {
   ["tls-sni"] = "tls-alpn-01", ["tls-sni-01"] = "tls-alpn-01",
 }
 
+local warned_tls_sni = false
+
 -- --preferred-challenges "http, dns" -> { "http-01", "dns-01" }
 function M.preferred_challenges(list)
   if type(list) == "string" then list = { list } end
@@ -226,8 +228,9 @@ function M.preferred_challenges(list)
       if not t then
         fail(("Unrecognized challenges: %s"):format(word), 2)
       end
-      if word:lower():match("^tls%-sni") then
-        display.warn("tls-sni-01 is deprecated and has been retired by every CA; using tls-alpn-01.")
+      if word:lower():match("^tls%-sni") and not warned_tls_sni then
+        warned_tls_sni = true -- once a run, in cli.lua's words
+        display.warn("The tls-sni-01 challenge is retired; using tls-alpn-01 instead.")
       end
       if not seen[t] then
         seen[t] = true

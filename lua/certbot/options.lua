@@ -428,7 +428,8 @@ M.list = {
   { names = { "--http-01-address" }, dest = "http01_address", type = "string",
     metavar = "HTTP01_ADDRESS", default = "", renewal = true, topic = "testing",
     also = { "standalone" },
-    help = "Address Certbot listens on for the http-01 challenge (all addresses when empty)." },
+    help = "Address Certbot listens on for the http-01 challenge. Empty: all addresses, "
+      .. "IPv6 and IPv4 on one socket (\"::\"), or 0.0.0.0 on a host without IPv6." },
   { names = { "--https-port" }, dest = "https_port", type = "int", metavar = "HTTPS_PORT",
     default = 443, topic = "testing", also = { "nginx" },
     help = "Port the web server serves HTTPS on, for installers that need to know it." },
@@ -440,7 +441,8 @@ M.list = {
   { names = { "--tls-alpn-01-address" }, dest = "tls_alpn01_address", type = "string",
     metavar = "TLS_ALPN01_ADDRESS", default = "", renewal = true, topic = "testing",
     also = { "standalone" }, old_dest = "tls_sni_01_address",
-    help = "Address Certbot listens on for the tls-alpn-01 challenge (all addresses when empty)." },
+    help = "Address Certbot listens on for the tls-alpn-01 challenge. Empty: all addresses, "
+      .. "IPv6 and IPv4 on one socket (\"::\"), or 0.0.0.0 on a host without IPv6." },
   { names = { "--tls-sni-01-port" }, dest = "tls_alpn01_port", type = "int",
     metavar = "TLS_SNI_01_PORT", topic = "testing",
     deprecated = "It now sets --tls-alpn-01-port (tls-sni-01 was retired in 2019).",
@@ -897,9 +899,12 @@ builtin("manual", {
 }, { title = "Manual plugin",
   description = "Validates names through steps you carry out by hand, or through scripts. "
     .. "The auth script sees $CERTBOT_DOMAIN (the name being validated), "
-    .. "$CERTBOT_VALIDATION (the value to publish), $CERTBOT_TOKEN (the file name, "
-    .. "http-01 only), $CERTBOT_REMAINING_CHALLENGES and $CERTBOT_ALL_DOMAINS; the "
-    .. "cleanup script also sees $CERTBOT_AUTH_OUTPUT, what the auth script printed.",
+    .. "$CERTBOT_VALIDATION (the value to publish, http-01 and dns-01), $CERTBOT_TOKEN (the "
+    .. "file name, http-01 only), $CERTBOT_REMAINING_CHALLENGES and $CERTBOT_ALL_DOMAINS; "
+    .. "for tls-alpn-01, $CERTBOT_CERT_PATH and $CERTBOT_KEY_PATH (the challenge certificate "
+    .. "and its key, removed afterwards) and $CERTBOT_SNI_DOMAIN (the server name to present "
+    .. "them for, with ALPN \"acme-tls/1\"). The cleanup script also sees "
+    .. "$CERTBOT_AUTH_OUTPUT, what the auth script printed.",
   selector = "Obtain certificates by following instructions by hand, or with scripts." })
 
 builtin("webroot", {

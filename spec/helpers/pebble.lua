@@ -53,15 +53,23 @@ local function make_certs(dir)
     .. " -out " .. q(dir .. "/cert.pem"), log)
 end
 
+-- want: nil (the defaults), "auto" (free ports for acme, management, dns
+-- and challtestsrv; the validation ports stay 5002/5001), or a table of
+-- ports by name, where auto = true picks free ports for those four unless
+-- the table names them: { auto = true, http01 = p1, tlsalpn01 = p2 }.
 local function resolve_ports(want)
   local ports = {}
   for k, v in pairs(M.default_ports) do ports[k] = v end
-  if want == "auto" then
+  local auto = want == "auto" or (type(want) == "table" and want.auto)
+  if auto then
     ports.acme, ports.management, ports.dns, ports.challtestsrv = proc.free_ports(4)
-  elseif type(want) == "table" then
+  end
+  if type(want) == "table" then
     for k, v in pairs(want) do
-      assert(M.default_ports[k], "pebble.start: unknown port name " .. tostring(k))
-      ports[k] = math.tointeger(v) or error("pebble.start: port " .. k .. " must be an integer")
+      if k ~= "auto" then
+        assert(M.default_ports[k], "pebble.start: unknown port name " .. tostring(k))
+        ports[k] = math.tointeger(v) or error("pebble.start: port " .. k .. " must be an integer")
+      end
     end
   end
   return ports
@@ -80,7 +88,8 @@ end
 -- into pebble's config object (certificateValidityPeriod,
 -- externalAccountBindingRequired, externalAccountMACKeys, domainBlocklist,
 -- retryAfter, profiles, ...); opts.ports: "auto" or a table overriding
--- M.default_ports by name; opts.timeout: seconds to wait (default 10).
+-- M.default_ports by name, with auto = true for free ports for the rest of
+-- Pebble's own (see resolve_ports); opts.timeout: seconds to wait (default 10).
 local function start(opts)
   local ports = resolve_ports(opts.ports)
   local dir = proc.tmpdir("pebble-")
@@ -124,7 +133,9 @@ local function start(opts)
     local env = { PEBBLE_VA_NOSLEEP = "1" }
     for k, v in pairs(opts.env or {}) do env[k] = v end
     pids.pebble = proc.spawn({ "pebble", "-strict", "-config", dir .. "/pebble-config.json",
-      "-dnsserver", "127.0.0.1:" .. ports.dns }, { env = env, log = srv.log_path, cwd = dir })
+      -- opts.dnsserver ("127.0.0.1:PORT", e.g. a BIND of spec/helpers/bind.lua)
+      -- replaces challtestsrv as the resolver Pebble validates through
+      "-dnsserver", opts.dnsserver or ("127.0.0.1:" .. ports.dns) }, { env = env, log = srv.log_path, cwd = dir })
 
     srv.directory = "https://127.0.0.1:" .. ports.acme .. "/dir"
     srv.management = "https://127.0.0.1:" .. ports.management
@@ -199,7 +210,9 @@ end
 
 function M.start(opts)
   opts = opts or {}
-  if opts.ports ~= "auto" then return start(opts) end
+  if opts.ports ~= "auto" and not (type(opts.ports) == "table" and opts.ports.auto) then
+    return start(opts)
+  end
   -- Free ports are picked before they are bound: another run may take one
   -- in between.  Try again with fresh ones when that happens.
   for _ = 1, 3 do

@@ -158,8 +158,9 @@ local function renew_lineage(ctx, lineage, get, config, state)
 
   local lconfig = get()
   local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
-  local domains = obtain.lineage_domains(lineage)
-  if #domains == 0 then errors.raise("cannot read the names of " .. lineage.paths.cert, 1) end
+  local domains, info = obtain.lineage_domains(lineage)
+  local ips = info and info.ips or {}
+  if #domains == 0 and #ips == 0 then errors.raise("cannot read the names of " .. lineage.paths.cert, 1) end
   certonly.select_plugins(lconfig, false)
   local auth, aerr = plugins.instance(lconfig.authenticator, "authenticator", lconfig)
   if not auth then errors.raise(aerr, 1) end
@@ -173,7 +174,7 @@ local function renew_lineage(ctx, lineage, get, config, state)
   obtain.check_key_type_change(lctx, lineage)
   local key, reused = obtain.renewal_key(lctx, lineage)
   display.notify("Renewing an existing certificate for " .. certonly.describe(domains))
-  local result = obtain.certificate(lctx, { domains = domains, key = key })
+  local result = obtain.certificate(lctx, { domains = domains, ips = ips, key = key })
   if lconfig.dry_run then
     if lconfig.run_deploy_hooks then state.hooks:deploy(lconfig, lineage, domains) end
     return "renewed", domains
