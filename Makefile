@@ -7,7 +7,7 @@ DESTDIR ?=
 CFLAGS  ?= -O2 -g
 B       ?= build
 
-PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 libcurl openssl)
+PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 libcurl openssl augeas)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 ALLCFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -Icsrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)

@@ -49,6 +49,7 @@ static const struct {
 	{ "sys", cb_open_sys },
 	{ "standalone", cb_open_standalone },
 	{ "http", cb_open_http },
+	{ "augeas", cb_open_augeas },
 	{ "ocsp", cb_open_ocsp },
 };
 

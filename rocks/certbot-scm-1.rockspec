@@ -26,12 +26,15 @@ external_dependencies = {
   -- Debian keeps curl/curl.h under the multiarch include dir, which the
   -- compiler searches by itself; find curl by its library.
   CURL = { library = "curl" },
+  -- augeas.h includes libxml/tree.h; libaugeas itself is dlopen()ed.
+  LIBXML2 = { header = "libxml2/libxml/tree.h" },
 }
 build = {
   type = "builtin",
   modules = {
     ["certbot.core"] = {
       sources = {
+        "csrc/augeas.c",
         "csrc/core.c",
         "csrc/crypto.c",
         "csrc/http.c",
@@ -41,7 +44,7 @@ build = {
         "csrc/sys.c",
       },
       defines = { "_GNU_SOURCE" },
-      incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
+      incdirs = { "csrc", "$(OPENSSL_INCDIR)", "$(LIBXML2_INCDIR)/libxml2" },
       libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)" },
       libraries = { "ssl", "crypto", "curl", "pthread" },
     },
@@ -84,6 +87,11 @@ build = {
     ["certbot.reverter"] = "lua/certbot/reverter.lua",
     ["certbot.sandbox"] = "lua/certbot/sandbox.lua",
     ["certbot.storage"] = "lua/certbot/storage.lua",
+    ["certbot.plugins.apache"] = "plugins/apache/init.lua",
+    ["certbot.plugins.apache.ctl"] = "plugins/apache/ctl.lua",
+    ["certbot.plugins.apache.http01"] = "plugins/apache/http01.lua",
+    ["certbot.plugins.apache.parser"] = "plugins/apache/parser.lua",
+    ["certbot.plugins.apache.vhosts"] = "plugins/apache/vhosts.lua",
     ["certbot.plugins.manual"] = "plugins/manual.lua",
     ["certbot.plugins.nginx"] = "plugins/nginx/init.lua",
     ["certbot.plugins.nginx.parser"] = "plugins/nginx/parser.lua",

@@ -16,6 +16,7 @@ M.BUILTIN = {
   webroot = "certbot.plugins.webroot",
   manual = "certbot.plugins.manual",
   null = "certbot.plugins.null",
+  apache = "certbot.plugins.apache",
   nginx = "certbot.plugins.nginx",
 }
 
