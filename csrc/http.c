@@ -1170,7 +1170,13 @@ static int do_request(lua_State *L, http_client *c, const char *method, const ch
 	} else {
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
 	}
-	if (is_post) {
+	/* PUT, PATCH and DELETE (provider APIs) go as a POST or GET with the
+	 * method replaced; a body is sent when one is given. */
+	int custom = !is_post && !is_head && strcmp(method, "GET") != 0;
+
+	if (custom)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (is_post || (custom && body != NULL)) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
@@ -1346,7 +1352,7 @@ static const char *check_url(lua_State *L, int idx)
 static int l_request(lua_State *L)
 {
 	http_client *c = check_client(L, 1);
-	static const char *const methods[] = { "GET", "HEAD", "POST", NULL };
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", NULL };
 	int m = luaL_checkoption(L, 2, NULL, methods);
 	const char *url = check_url(L, 3);
 	const char *body, *ctype;

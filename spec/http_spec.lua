@@ -123,6 +123,10 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):
         self.route(b"")
 
+    do_PUT = do_POST
+    do_PATCH = do_POST
+    do_DELETE = do_POST
+
     def route(self, data):
         u = urlparse(self.path)
         qs = {k: v[0] for k, v in parse_qs(u.query).items()}
@@ -231,7 +235,7 @@ describe("core.http #core", function()
     assert.has_error(function() http.new({ timeout = -1 }) end)
     assert.has_error(function() http.new({ max_body = "big" }) end)
     assert.has_error(function() http.new({ verify = "no" }) end)
-    assert.has_error(function() assert(http.new()):request("PUT", "https://127.0.0.1/") end)
+    assert.has_error(function() assert(http.new()):request("TRACE", "https://127.0.0.1/") end)
   end)
 
   it("closes with <close>", function()
@@ -306,6 +310,23 @@ describe("core.http against a local server #core", function()
     assert.is_false(built)
     -- none of that reached the server: only count()'s own connections did
     assert.equal(before + 1, count())
+    c:close()
+  end)
+
+  it("sends PUT, PATCH and DELETE (provider APIs), with or without a body", function()
+    local c = assert(http.new({ https_only = false }))
+    for _, m in ipairs({ "PUT", "PATCH", "DELETE" }) do
+      local res = assert(c:request(m, url("/echo"), { body = "{\"v\":1}", content_type = "application/json" }))
+      local echo = cjson.decode(res.body)
+      assert.equal(m, echo.method)
+      assert.equal("{\"v\":1}", (echo.body:gsub("..", function(h) return string.char(tonumber(h, 16)) end)))
+    end
+    local res = assert(c:request("DELETE", url("/echo")))
+    assert.equal("DELETE", cjson.decode(res.body).method)
+    assert.equal("", cjson.decode(res.body).body)
+    -- the next plain request is a GET again (options do not leak)
+    res = assert(c:request("GET", url("/echo")))
+    assert.equal("GET", cjson.decode(res.body).method)
     c:close()
   end)
 
