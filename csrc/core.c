@@ -51,6 +51,7 @@ static const struct {
 	{ "http", cb_open_http },
 	{ "augeas", cb_open_augeas },
 	{ "ocsp", cb_open_ocsp },
+	{ "dnsnet", cb_open_dnsnet },
 };
 
 CB_EXPORT int luaopen_certbot_core(lua_State *L)

@@ -5,7 +5,17 @@
  *
  * CERTBOT_LUA_DEV=<tree> loads the Lua modules from that source tree instead
  * of the embedded copies, so Lua changes need no rebuild.
+ *
+ * Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT (unless inherited as
+ * ignored, as under nohup) do not kill the process outright.  The handler
+ * arms a count hook, which raises a Lua error at the next instruction, so
+ * the pcall paths that clean up (challenge records, responders, webroot
+ * files) still run.  As Certbot does: after SIGINT the run ends with
+ * "Exiting due to user request." and status 1; after the others, once the
+ * cleanup is done, the signal is raised again with its default action, so
+ * the parent sees the process killed by it.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +72,25 @@ static void preload(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* An error value raised by interrupt_hook (below). */
+static int is_interrupt(lua_State *L, int idx)
+{
+	int yes;
+
+	if (!lua_istable(L, idx))
+		return 0;
+	lua_getfield(L, idx, "interrupted");
+	yes = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return yes;
+}
+
 static int traceback(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
 
+	if (is_interrupt(L, 1))
+		return 1; /* kept as it is: main() reports it */
 	if (msg == NULL) {
 		if (luaL_callmeta(L, 1, "__tostring") &&
 		    lua_type(L, -1) == LUA_TSTRING)
@@ -118,6 +143,112 @@ static int run(lua_State *L)
 	return 1;
 }
 
+/* ---- signals ----
+ *
+ * The one place with mutable process-wide state: a signal handler can only
+ * reach the Lua state and record the signal through statics.  Both are
+ * written before the handlers are installed (the state) or only as a
+ * sig_atomic_t (the signal), and read after they are removed.
+ */
+static lua_State *sig_L;
+static volatile sig_atomic_t sig_caught;
+
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define N_HANDLED (sizeof handled_signals / sizeof handled_signals[0])
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	case SIGQUIT: return "SIGQUIT";
+	default: return "a signal";
+	}
+}
+
+/* The count hook: runs at the next Lua instruction after a signal, in
+ * normal (not signal) context.  It removes itself and raises an error value
+ * that certbot.errors recognises: { message, exit = 1, interrupted = true,
+ * signal = N }. */
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+	int sig = sig_caught;
+
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	lua_createtable(L, 0, 4);
+	if (sig == SIGINT)
+		lua_pushliteral(L, "Exiting due to user request.");
+	else
+		lua_pushfstring(L, "Exiting due to %s.", signal_name(sig));
+	lua_setfield(L, -2, "message");
+	lua_pushinteger(L, 1);
+	lua_setfield(L, -2, "exit");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "interrupted");
+	lua_pushinteger(L, sig);
+	lua_setfield(L, -2, "signal");
+	lua_error(L);
+}
+
+static void on_signal(int sig)
+{
+	sig_caught = sig;
+	/* lua_sethook may be called from a signal handler (ldebug.c). */
+	lua_sethook(sig_L, interrupt_hook, LUA_MASKCOUNT, 1);
+}
+
+/* No SA_RESTART: a blocking read of a prompt's answer, a lock wait, a
+ * poll or a sleep returns EINTR, so control comes back to Lua and the hook
+ * runs at once (sys.c retries where a retry is needed, e.g. waitpid).
+ * Whatever such a call returns is then superseded by the interrupt. */
+static void install_signals(lua_State *L)
+{
+	struct sigaction sa;
+	size_t i;
+
+	sig_L = L;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < N_HANDLED; i++)
+		sigaddset(&sa.sa_mask, handled_signals[i]);
+	sa.sa_flags = 0;
+	for (i = 0; i < N_HANDLED; i++) {
+		struct sigaction old;
+
+		if (sigaction(handled_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue; /* nohup, or a background job of a shell */
+		sigaction(handled_signals[i], &sa, NULL);
+	}
+}
+
+/* Back to the default actions (the ignored ones stay ignored). */
+static void remove_signals(void)
+{
+	size_t i;
+
+	for (i = 0; i < N_HANDLED; i++) {
+		struct sigaction old;
+
+		if (sigaction(handled_signals[i], NULL, &old) == 0 && old.sa_handler == on_signal)
+			signal(handled_signals[i], SIG_DFL);
+	}
+}
+
+static void finish_signal(void)
+{
+	int sig = sig_caught;
+
+	if (sig == 0 || sig == SIGINT)
+		return;
+	/* Certbot re-raises a terminating signal after its cleanup. */
+	fflush(NULL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
 	lua_State *L = luaL_newstate();
@@ -127,18 +258,34 @@ int main(int argc, char **argv)
 		fputs("certbot: cannot create the Lua state: out of memory\n", stderr);
 		return 1;
 	}
+	install_signals(L);
 	lua_pushcfunction(L, run);
 	lua_pushinteger(L, argc);
 	lua_pushlightuserdata(L, argv);
 	if (cb_pcall(L, 2, 1) != LUA_OK) {
-		/* certbot.main handles its own errors; this is the last resort. */
-		const char *msg = lua_tostring(L, -1);
-		fprintf(stderr, "certbot: internal error: %s\n",
-			msg ? msg : "(no message)");
+		if (is_interrupt(L, -1)) {
+			/* raised before certbot.main took charge of errors */
+			const char *msg;
+
+			lua_getfield(L, -1, "message");
+			msg = lua_tostring(L, -1);
+			fprintf(stderr, "%s\n", msg ? msg : "Interrupted");
+		} else {
+			/* certbot.main handles its own errors; this is the last resort. */
+			const char *msg = lua_tostring(L, -1);
+			fprintf(stderr, "certbot: internal error: %s\n",
+				msg ? msg : "(no message)");
+		}
+		remove_signals();
+		lua_sethook(L, NULL, 0, 0);
 		lua_close(L);
+		finish_signal();
 		return 1;
 	}
 	status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+	remove_signals();
+	lua_sethook(L, NULL, 0, 0);
 	lua_close(L);
+	finish_signal();
 	return status;
 }

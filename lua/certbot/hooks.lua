@@ -205,6 +205,8 @@ local function run_lua(kind, path, extra_env, info)
   local fn, err = sandbox.loadfile(path, env)
   local ok = fn ~= nil
   if fn then ok, err = pcall(fn) end
+  -- an interrupt (csrc/main.c) is the run's, not the hook's failure
+  if not ok and type(err) == "table" and err.interrupted then error(err, 0) end
   local out = table.concat(output)
   if out ~= "" then log.info("Output from %s command %s:\n%s", kind, path, out) end
   if ok then return true, out, "" end

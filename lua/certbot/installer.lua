@@ -132,6 +132,7 @@ local function guarded(config, inst, fn)
   local before = #rv:checkpoints()
   local ok, err = pcall(fn)
   if ok then return true end
+  local interrupt = type(err) == "table" and err.interrupted and err
   if errors.is(err) then err = err.message end
   log.error("installing failed: %s", tostring(err))
   local rok, rerr = inst:recovery()
@@ -139,6 +140,7 @@ local function guarded(config, inst, fn)
   if rok and made > 0 then rok, rerr = inst:rollback(made) end
   if rok then rok, rerr = inst:config_test() end
   if rok then rok, rerr = inst:restart() end
+  if interrupt then error(interrupt, 0) end
   if rok then
     fail(first_line(err) .. ". We were unable to install your certificate, however, we "
       .. "successfully restored your server to its prior configuration.")

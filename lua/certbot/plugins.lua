@@ -18,6 +18,7 @@ M.BUILTIN = {
   null = "certbot.plugins.null",
   apache = "certbot.plugins.apache",
   nginx = "certbot.plugins.nginx",
+  ["dns-rfc2136"] = "certbot.plugins.dns.rfc2136",
 }
 
 local AUTHENTICATOR = { "prepare", "challenge_preferences", "perform", "cleanup" }

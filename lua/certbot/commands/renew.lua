@@ -217,6 +217,7 @@ function M.run(config)
   local state = { hooks = M.new_hooks(config) }
   local report = { renewed = {}, skipped = {}, failed = {}, parse = {} }
   local renewed_domains, failed_domains = {}, {}
+  local interrupted
 
   for _, name in ipairs(lineage_names(ctx)) do
     local conf_path = ctx.backend:conf_path(name)
@@ -233,6 +234,13 @@ function M.run(config)
       report.parse[#report.parse + 1] = conf_path
     else
       local ok, res, domains = pcall(renew_lineage, ctx, lineage, lazy_config(config, lineage), config, state)
+      if not ok and type(res) == "table" and res.interrupted then
+        -- Ctrl-C or a TERM: no more lineages, but the post hooks still run
+        interrupted = res
+        report.failed[#report.failed + 1] = lineage.paths.fullchain
+        for _, d in ipairs(obtain.lineage_domains(lineage)) do failed_domains[#failed_domains + 1] = d end
+        break
+      end
       if ok and res == "skipped" then
         report.skipped[#report.skipped + 1] = ("%s expires on %s (skipped)")
           :format(lineage.paths.fullchain, expiry(domains))
@@ -253,6 +261,7 @@ function M.run(config)
   if next(state.hooks.pre_ran) or #report.renewed > 0 or #report.failed > 0 then
     state.hooks:finish(renewed_domains, failed_domains)
   end
+  if interrupted then error(interrupted, 0) end
   M.summary(config, report)
   if #report.failed > 0 or #report.parse > 0 then return 1 end
   return 0
