@@ -934,16 +934,12 @@ local dns = {
   { "cloudxns", "CloudXNS", 30, true },
   { "digitalocean", "DigitalOcean", 10, true },
   { "dnsimple", "DNSimple", 30, true },
-  { "dnsmadeeasy", "DNS Made Easy", 60, true },
-  { "gehirn", "Gehirn Infrastructure Service", 30, true },
   { "google", "Google Cloud DNS", 60, true },
   { "linode", "Linode", 120, true },
   { "luadns", "LuaDNS", 30, true },
   { "nsone", "NS1", 30, true },
-  { "ovh", "OVH", 120, true },
   { "rfc2136", "an RFC 2136 dynamic update server such as BIND", 60, true },
   { "route53", "Amazon Route 53", 10, false },
-  { "sakuracloud", "Sakura Cloud", 90, true },
 }
 
 for _, d in ipairs(dns) do
@@ -975,10 +971,18 @@ for _, d in ipairs(dns) do
       deprecated = "Use --dns-route53-propagation-seconds.",
       help = "Old name of --dns-route53-propagation-seconds." }
   end
-  builtin("dns-" .. id, specs, { title = "dns-" .. id,
-    description = "Proves control of a name with a DNS TXT record, through the API of "
-      .. provider .. ".",
-    selector = "Obtain certificates with a DNS TXT record, if your DNS is at " .. provider .. "." })
+  if id == "cloudxns" then
+    builtin("dns-" .. id, specs, { title = "dns-" .. id,
+      description = "CloudXNS has shut down its DNS service: this plugin can no longer obtain "
+        .. "certificates, and selecting it fails with a message. Its options are still "
+        .. "accepted so that existing configurations keep parsing.",
+      selector = "CloudXNS has shut down: this plugin can no longer obtain certificates." })
+  else
+    builtin("dns-" .. id, specs, { title = "dns-" .. id,
+      description = "Proves control of a name with a DNS TXT record, through the API of "
+        .. provider .. ".",
+      selector = "Obtain certificates with a DNS TXT record, if your DNS is at " .. provider .. "." })
+  end
 end
 
 return M

@@ -18,6 +18,15 @@ M.BUILTIN = {
   null = "certbot.plugins.null",
   apache = "certbot.plugins.apache",
   nginx = "certbot.plugins.nginx",
+  ["dns-cloudflare"] = "certbot.plugins.dns.cloudflare",
+  ["dns-cloudxns"] = "certbot.plugins.dns.cloudxns",
+  ["dns-digitalocean"] = "certbot.plugins.dns.digitalocean",
+  ["dns-dnsimple"] = "certbot.plugins.dns.dnsimple",
+  ["dns-google"] = "certbot.plugins.dns.google",
+  ["dns-linode"] = "certbot.plugins.dns.linode",
+  ["dns-luadns"] = "certbot.plugins.dns.luadns",
+  ["dns-nsone"] = "certbot.plugins.dns.nsone",
+  ["dns-route53"] = "certbot.plugins.dns.route53",
   ["dns-rfc2136"] = "certbot.plugins.dns.rfc2136",
 }
 
