@@ -1,6 +1,8 @@
 -- bench/renew.lua: see bench/renew.sh.
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
-package.cpath = "build/lib/?.so;" .. package.cpath
+-- CERTBOT_BUILD names the build dir (default build/), as for the specs
+local BUILD = os.getenv("CERTBOT_BUILD") or "build"
+package.cpath = BUILD .. "/lib/?.so;" .. package.cpath
 local core = require("certbot.core")
 local proc = require("spec.helpers.proc")
 
@@ -15,7 +17,7 @@ local OURS_RUNS = tonumber(os.getenv("OURS_RUNS") or tostring(5 * RUNS))
 local SEEDS = tonumber(os.getenv("SEEDS") or "20")
 local SIZES = {}
 for n in (os.getenv("SIZES") or "100,1000"):gmatch("%d+") do SIZES[#SIZES + 1] = tonumber(n) end
-local OURS = os.getenv("OURS") or "build/certbot"
+local OURS = os.getenv("OURS") or BUILD .. "/certbot"
 local THEIRS = os.getenv("THEIRS") or "/usr/bin/certbot"
 -- BENCH_DIR keeps the issued seeds and the cloned config dirs between runs
 -- (handy while profiling); by default everything lives in a temp dir.
@@ -183,7 +185,12 @@ end
 local function make_clones(n)
   local base = ("%s/n%d"):format(work, n)
   local cfg = base .. "/config"
-  if exists(cfg .. "/renewal") and #sys.listdir(cfg .. "/renewal") == n then return base end
+  -- (count the confs only: a client may keep other files there, lock files say)
+  local confs = 0
+  for _, f in ipairs(sys.listdir(cfg .. "/renewal") or {}) do
+    if f:match("%.conf$") then confs = confs + 1 end
+  end
+  if confs == n then return base end
   proc.rm_rf(base)
   sh("mkdir -p " .. q(base .. "/work") .. " " .. q(base .. "/logs") .. " && cp -a " .. q(seed .. "/config")
     .. " " .. q(cfg) .. " && rm -rf " .. q(cfg .. "/archive") .. " " .. q(cfg .. "/live") .. " "
@@ -229,7 +236,12 @@ local COMMANDS = {
   renew = { args = { "renew", "--no-random-sleep-on-renew" }, per = "%(skipped%)" },
   certificates = { args = { "certificates" }, per = "Certificate Name: " },
 }
-local ORDER = { "renew", "certificates" }
+-- ONLY=renew (or certificates) runs that command alone
+local ORDER = {}
+for _, c in ipairs({ "renew", "certificates" }) do
+  if not os.getenv("ONLY") or os.getenv("ONLY") == c then ORDER[#ORDER + 1] = c end
+end
+assert(#ORDER > 0, "bench: ONLY must be renew or certificates")
 
 local function count(text, pat)
   local c = 0
@@ -283,19 +295,24 @@ end
 -- cert1.pem (DESIGN.md's measure), and a Lua process reading the same
 -- files through core.sys.read_file (what a no-op renew cannot avoid).
 local READ_ALL = [[
-package.cpath = "build/lib/?.so;" .. package.cpath
+local cfg, build = ...
+package.cpath = build .. "/lib/?.so;" .. package.cpath
 local sys = require("certbot.core").sys
-local cfg = ...
 for _, f in ipairs(sys.listdir(cfg .. "/renewal")) do
-  assert(sys.read_file(cfg .. "/renewal/" .. f, 1 << 20))
-  assert(sys.read_file(cfg .. "/archive/" .. f:gsub("%.conf$", "") .. "/cert1.pem", 1 << 20))
+  local name = f:match("^(.+)%.conf$")
+  if name then
+    assert(sys.read_file(cfg .. "/renewal/" .. f, 1 << 20))
+    assert(sys.read_file(cfg .. "/archive/" .. name .. "/cert1.pem", 1 << 20))
+  end
 end
 ]]
 
 local function floor(base)
   local cfg = base .. "/config"
   local argv = { "cat" }
-  for _, f in ipairs(sys.listdir(cfg .. "/renewal")) do argv[#argv + 1] = cfg .. "/renewal/" .. f end
+  for _, f in ipairs(sys.listdir(cfg .. "/renewal")) do
+    if f:match("%.conf$") then argv[#argv + 1] = cfg .. "/renewal/" .. f end
+  end
   for _, d in ipairs(sys.listdir(cfg .. "/archive")) do argv[#argv + 1] = cfg .. "/archive/" .. d .. "/cert1.pem" end
   local argfile = work .. "/floor.args"
   write(argfile, table.concat(argv, "\0") .. "\0")
@@ -309,7 +326,7 @@ local function floor(base)
     return median(walls)
   end
   write(work .. "/read_all.lua", READ_ALL)
-  return median_wall({ "@" .. argfile }), median_wall({ "lua5.4", work .. "/read_all.lua", cfg })
+  return median_wall({ "@" .. argfile }), median_wall({ "lua5.4", work .. "/read_all.lua", cfg, BUILD })
 end
 
 if #seed_names() < SEEDS then
@@ -357,23 +374,27 @@ for _, cmd in ipairs(ORDER) do
     end
   end
 end
-print("")
-print("File-I/O floor, median wall: one `cat` of every renewal conf and cert1.pem; a Lua")
-print("process reading the same files with core.sys.read_file; our no-op renew as a multiple")
-for _, n in ipairs(SIZES) do
-  local r = results[n]
-  print(("  %5d lineages: cat %6.1f ms, Lua %6.1f ms; our renew is %.1fx cat, %.1fx Lua"):format(n,
-    r.floor * 1000, r.lua_floor * 1000, r.renew.ours.wall / r.floor, r.renew.ours.wall / r.lua_floor))
+if results[SIZES[1]].renew then
+  print("")
+  print("File-I/O floor, median wall: one `cat` of every renewal conf and cert1.pem; a Lua")
+  print("process reading the same files with core.sys.read_file; our no-op renew as a multiple")
+  for _, n in ipairs(SIZES) do
+    local r = results[n]
+    print(("  %5d lineages: cat %6.1f ms, Lua %6.1f ms; our renew is %.1fx cat, %.1fx Lua"):format(n,
+      r.floor * 1000, r.lua_floor * 1000, r.renew.ours.wall / r.floor, r.renew.ours.wall / r.lua_floor))
+  end
 end
 if #SIZES >= 2 then
   local a, b = SIZES[1], SIZES[#SIZES]
-  print(("Growth from %d to %d lineages (wall): ours renew %.1fx, certificates %.1fx"):format(a, b,
-    results[b].renew.ours.wall / results[a].renew.ours.wall,
-    results[b].certificates.ours.wall / results[a].certificates.ours.wall))
-  if have_theirs then
-    print(("                                     certbot renew %.1fx, certificates %.1fx"):format(
-      results[b].renew.certbot.wall / results[a].renew.certbot.wall,
-      results[b].certificates.certbot.wall / results[a].certificates.certbot.wall))
+  for _, c in ipairs(clients) do
+    local parts = {}
+    for _, cmd in ipairs(ORDER) do
+      local ra, rb = results[a][cmd][c.name], results[b][cmd][c.name]
+      if ra and rb then parts[#parts + 1] = ("%s %.1fx"):format(cmd, rb.wall / ra.wall) end
+    end
+    if #parts > 0 then
+      print(("Growth from %d to %d lineages (wall), %s: %s"):format(a, b, c.name, table.concat(parts, ", ")))
+    end
   end
 end
 if not keep then proc.rm_rf(work) end

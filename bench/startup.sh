@@ -1,14 +1,15 @@
 #!/bin/sh
 # bench/startup.sh: median wall time of `certbot --version` and
-# `certbot --help all`, ours (build/certbot) beside Debian's certbot, over
-# RUNS runs each (default 30).  Installs Debian's certbot for the comparison
-# when it is missing (root only).  Prints a table and the ratios.
+# `certbot --help all`, ours ($CERTBOT_BUILD/certbot, default build/certbot)
+# beside Debian's certbot, over RUNS runs each (default 30).  Installs
+# Debian's certbot for the comparison when it is missing (root only).
+# Prints a table and the ratios.
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
-OURS=${OURS:-build/certbot}
+OURS=${OURS:-${CERTBOT_BUILD:-build}/certbot}
 THEIRS=${THEIRS:-/usr/bin/certbot}
-[ -x "$OURS" ] || make -s
+[ -x "$OURS" ] || make -s B="${CERTBOT_BUILD:-build}"
 if [ ! -x "$THEIRS" ] && [ "$(id -u)" -eq 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq certbot >/dev/null
 fi

@@ -285,6 +285,93 @@ example.com = /var/www/html
     end)
   end)
 
+  describe("the reading in C (core.sys.conf_read)", function()
+    -- A renewal conf with every shape of line: plain pairs, a list, a
+    -- quoted value, blank lines and comments, a section and a subsection.
+    local MIXED = "# a comment\nversion = 2.1.0\ncert = /etc/le/live/a/cert.pem\n\n"
+      .. "[renewalparams]\nauthenticator = webroot\nwebroot_path = /var/www/html,\n"
+      .. "pre_hook = \"echo a, b\"\n  indented = yes\nempty = \n[[webroot_map]]\n"
+      .. "a.example = /var/www/html\n[other]\nk = v"
+
+    it("builds what the Lua reading builds, handing it the lines that are not plain", function()
+      local seen = {}
+      local c = sys.conf_read(MIXED, function(line)
+        seen[#seen + 1] = line
+        return confobj.read_line(line)
+      end)
+      assert.is_table(c)
+      assert.same(confobj.parse_lua(MIXED), c)
+      -- only the list, the quoted value and the indented line go to Lua
+      assert.same({ "webroot_path = /var/www/html,", 'pre_hook = "echo a, b"', "  indented = yes" }, seen)
+      assert.same({ "version", "cert" }, c.order)
+      assert.same({ "renewalparams", "other" }, c.section_order)
+      assert.same({ "authenticator", "webroot_path", "pre_hook", "indented", "empty" },
+        c.sections.renewalparams.order)
+      assert.same({ "/var/www/html" }, c.sections.renewalparams.keys.webroot_path)
+      assert.equal("", c.sections.renewalparams.keys.empty)
+      assert.equal("/var/www/html", c.sections.renewalparams.sections.webroot_map.keys["a.example"])
+    end)
+
+    it("leaves to the Lua reading (false) whatever has an error to report", function()
+      for _, text in ipairs({
+        "a = 1\na = 2\n",                      -- a key twice
+        "[s]\n[s]\n",                          -- a section twice
+        "[[sub]]\na = 1\n",                    -- a subsection with no section
+        "[s]\n[[t]]\n[[[u]]]\n",               -- deeper than a subsection
+        "a = 1\nnot a pair\n",                 -- an error in a line
+        "[s\n",                                -- a bad section header
+        'a = "unterminated\n',
+      }) do
+        assert.is_false(sys.conf_read(text, confobj.read_line), text)
+        local c, err = confobj.parse(text, "f.conf")
+        local lc, lerr = confobj.parse_lua(text, "f.conf")
+        assert.same(lc, c)
+        assert.equal(lerr, err)
+      end
+      assert.matches("^f.conf:2: duplicate key 'a'$", select(2, confobj.parse("a = 1\na = 2\n", "f.conf")))
+    end)
+
+    it("agrees with the Lua reading on 20,000 random texts", function()
+      local keys = { "version", "cert", "a", "b b", "k=x", '"q"', "'q'", "x\t", " y", "z ", "" }
+      local vals = { "v", "", " ", "/a/b", "a, b", "a,", ",", '"x, y"', "'x'", '"""a"b"""', "v # c", "a=b",
+        "v\r", "\tv", "v ", "\195\169", "a\0b" }
+      local seps = { " = ", "=", " =", "= ", "  =  ", "\t=\t" }
+      local heads = { "[renewalparams]", "[[webroot_map]]", "[s]", "[[t]]", "[[[u]]]", "[ s ]", "[s] ", " [s]",
+        "[s]]", "[[s]", "[]", "[s]\r", "[a#b]" }
+      local junk = { "", "# c", " # c", "   ", "\r", "#", "=", "[", "]", "'''", '"' }
+      local seed = 12345
+      local function rnd(n) -- deterministic, whatever math.random does
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n + 1
+      end
+      local fast, parsed = 0, 0
+      for _ = 1, 20000 do
+        local lines = {}
+        for _ = 1, rnd(20) do
+          local r = rnd(100)
+          if r <= 70 then
+            lines[#lines + 1] = keys[rnd(#keys)] .. (rnd(3) == 1 and tostring(rnd(9)) or "")
+              .. seps[rnd(#seps)] .. vals[rnd(#vals)]
+          elseif r <= 85 then
+            lines[#lines + 1] = heads[rnd(#heads)]
+          else
+            lines[#lines + 1] = junk[rnd(#junk)]
+          end
+        end
+        local text = table.concat(lines, "\n") .. (rnd(2) == 1 and "\n" or "")
+        local c, err = confobj.parse(text, "f")
+        local lc, lerr = confobj.parse_lua(text, "f")
+        assert.same(lc, c, text)
+        assert.equal(lerr, err, text)
+        if c then parsed = parsed + 1 end
+        if sys.conf_read(text, confobj.read_line) then fast = fast + 1 end
+      end
+      -- the comparison means something: many texts parse, nearly all of them in C
+      assert.is_true(parsed > 2000, parsed .. " texts parsed")
+      assert.is_true(fast >= parsed * 0.9, fast .. " of " .. parsed .. " read in C")
+    end)
+  end)
+
   describe("write", function()
     it("writes top-level keys first, then sections, keeping insertion order", function()
       local c = confobj.new()

@@ -441,6 +441,133 @@ describe("core.crypto #core", function()
       end
     end)
 
+    describe("cert_validity", function()
+      -- cert_validity's two dates (without names_ocsp)
+      local function dates(x)
+        local b, a = crypto.cert_validity(x)
+        return { b, a }
+      end
+
+      -- notBefore and notAfter as openssl prints them
+      local function openssl_dates(file)
+        local out = must("openssl x509 -in '" .. file .. "' -noout -startdate -enddate")
+        return epoch(out:match("notBefore=([^\n]+)")), epoch(out:match("notAfter=([^\n]+)"))
+      end
+
+      it("gives notBefore and notAfter as openssl reads them", function()
+        for _, f in ipairs({ "leaf.pem", "ca.pem" }) do
+          local nb, na = openssl_dates(path(f))
+          local b, a = crypto.cert_validity(read(f))
+          assert.equal(nb, b, f)
+          assert.equal(na, a, f)
+          assert.equal("integer", math.type(b))
+          -- DER, and a fullchain (the first certificate counts)
+          assert.same({ nb, na }, dates(crypto.pem_to_der(read(f))))
+          assert.same({ nb, na }, dates("text before\n" .. read(f) .. read("ca.pem")))
+        end
+        -- GeneralizedTime (after 2049), and a certificate whose DER passes 8 KiB
+        write("req.cnf", REQ_CNF)
+        must("openssl req -x509 -config req.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+          .. " -keyout v.key -out v.pem -subj /CN=v -days 20000")
+        local ous = {}
+        for i = 1, 90 do ous[#ous + 1] = "/OU=" .. string.rep(string.char(96 + i % 26 + 1), 60) end
+        must("openssl req -x509 -config req.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+          .. " -keyout vb.key -out vb.pem -days 3 -subj '/CN=vb" .. table.concat(ous) .. "'")
+        assert.is_true(#crypto.pem_to_der(read("vb.pem")) > 8192)
+        for _, f in ipairs({ "v.pem", "vb.pem" }) do
+          local nb, na = openssl_dates(path(f))
+          assert.same({ nb, na }, dates(read(f)))
+        end
+        assert.is_true(dates(read("v.pem"))[2] > 2524608000) -- 2050-01-01
+      end)
+
+      it("agrees with parse_cert on every CA certificate Debian ships", function()
+        local p = io.popen("ls /etc/ssl/certs/*.pem 2>/dev/null")
+        local n = 0
+        for file in p:lines() do
+          local f = assert(io.open(file, "rb"))
+          local pem = f:read("a")
+          f:close()
+          local c = crypto.parse_cert(pem)
+          if c then
+            n = n + 1
+            assert.same({ c.not_before, c.not_after }, dates(pem), file)
+          end
+        end
+        p:close()
+        assert.is_true(n > 50, "only " .. n .. " CA certificates found")
+      end)
+
+      it("refuses truncated and malformed certificates with nil and a message", function()
+        local pem = read("leaf.pem")
+        local der = crypto.pem_to_der(pem)
+        local nb, na = crypto.cert_validity(der)
+        -- every prefix of the DER, and the DER with anything after it
+        for n = 0, #der - 1 do
+          local t, err = crypto.cert_validity(der:sub(1, n))
+          assert.is_nil(t)
+          assert.matches("^cert_validity: .", err)
+        end
+        assert.is_nil(crypto.cert_validity(der .. "\0"))
+        -- the PEM cut short: nil unless what is left still decodes to the whole DER
+        local body_end = pem:find("-----END", 1, true)
+        for n = 1, body_end - 1, 3 do
+          local cut = pem:sub(1, n) .. "\n-----END CERTIFICATE-----\n"
+          local b, a = crypto.cert_validity(cut)
+          if crypto.pem_to_der(cut) == der then
+            assert.same({ nb, na }, { b, a })
+          else
+            assert.is_nil(b)
+          end
+        end
+        -- one byte changed: the dates, or nil and a message; never a crash,
+        -- and never dates that differ from what OpenSSL reads
+        for i = 1, #der do
+          local bad = der:sub(1, i - 1) .. string.char(der:byte(i) ~ 0x55) .. der:sub(i + 1)
+          local b, a = crypto.cert_validity(bad)
+          if b then
+            local c = crypto.parse_cert(bad)
+            if c then assert.same({ c.not_before, c.not_after }, { b, a }) end
+          else
+            assert.matches("^cert_validity: .", a)
+          end
+        end
+        for _, g in ipairs({ "", "x", "\48", "\48\130\255\255", "\48\132\255\255\255\255\48",
+                             "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----",
+                             "-----BEGIN CERTIFICATE-----\nMIIB\n",
+                             "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\nMIIB\n-----END CERTIFICATE-----\n",
+                             "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n" }) do
+          local t, err = crypto.cert_validity(g)
+          assert.is_nil(t)
+          assert.matches("^cert_validity: .", err)
+        end
+      end)
+
+      it("tells whether the certificate holds the id-ad-ocsp OID (names an OCSP responder)", function()
+        local oid = "\x06\x08\x2b\x06\x01\x05\x05\x07\x30\x01"
+        -- leaf.pem names http://ocsp.example/ (openssl judge), ca.pem no responder
+        assert.matches("OCSP %- URI:http://ocsp.example/", must("openssl x509 -in leaf.pem -noout -text"))
+        assert.is_nil(must("openssl x509 -in ca.pem -noout -text"):find("OCSP", 1, true))
+        for _, f in ipairs({ "leaf.pem", "ca.pem" }) do
+          local der = crypto.pem_to_der(read(f))
+          local want = der:find(oid, 1, true) ~= nil
+          assert.equal(f == "leaf.pem", want)
+          assert.equal(want, select(3, crypto.cert_validity(read(f))), f)
+          assert.equal(want, select(3, crypto.cert_validity(der)), f)
+        end
+      end)
+
+      it("reads the dates of a certificate made with exact dates", function()
+        local k = assert(crypto.generate_key("ec", "P-256"))
+        for _, d in ipairs({ { 0, 1 }, { 951782400, 951868800 }, -- 2000-02-29
+                             { 1700000000, 2524607999 }, { 2524608000, 4102444800 } }) do
+          local der = assert(crypto.self_signed_cert(k, { { type = "dns", value = "x.example" } },
+            { not_before = d[1], not_after = d[2] }))
+          assert.same(d, dates(crypto.der_to_pem(der, "CERTIFICATE")))
+        end
+      end)
+    end)
+
     it("tells whether a certificate belongs to a key", function()
       local leaf = read("leaf.pem")
       assert.is_true(crypto.cert_matches_key(leaf, assert(crypto.load_key(read("leaf.key")))))

@@ -116,4 +116,97 @@ describe("renewal", function()
       assert.matches("^cannot read the certificate: ", why)
     end)
   end)
+
+  describe("validity", function()
+    it("reads both dates without a full parse, as parse_cert does", function()
+      local pem = cert(T0, T0 + 90 * DAY)
+      -- (and no OCSP responder: the certificate has no such extension)
+      assert.same({ T0, T0 + 90 * DAY, false }, { renewal.validity(pem) })
+      local info = assert(crypto.parse_cert(pem))
+      assert.is_nil(info.ocsp_url)
+      assert.same({ info.not_before, info.not_after, false }, { renewal.validity(pem) })
+      -- due() passes on whether the certificate may name an OCSP responder
+      assert.is_false(select(4, renewal.due(pem, nil, T0)))
+      assert.is_false(select(4, renewal.due(pem, "30 days", T0)))
+    end)
+
+    it("counts a truncated certificate file as unreadable, hence due", function()
+      local pem = cert(T0, T0 + 90 * DAY)
+      local cut = pem:sub(1, 200) .. "\n-----END CERTIFICATE-----\n"
+      assert.is_nil(renewal.validity(cut))
+      local due, why, not_after, names_ocsp = renewal.due(cut, nil, T0)
+      assert.is_true(due)
+      assert.matches("^cannot read the certificate: ", why)
+      assert.is_nil(not_after)
+      assert.is_nil(names_ocsp)
+    end)
+  end)
+
+  describe("check and apply", function()
+    local cli = require("certbot.cli")
+    local confobj = require("certbot.confobj")
+
+    local function lineage(params, path)
+      local text = "version = 2.1.0\n[renewalparams]\n" .. params
+      return { conf = assert(confobj.parse(text)), conf_path = path or "/etc/le/renewal/a.conf" }
+    end
+    local function config(...) return assert(cli.parse({ "renew", ... })) end
+
+    it("passes a good conf and restores its values", function()
+      local l = lineage("authenticator = webroot\nreuse_key = True\nrsa_key_size = 4096\n"
+        .. "pref_challs = http-01,\nhttp01_port = 8080\n")
+      local c = config()
+      local size, auth = c.rsa_key_size, c.authenticator
+      assert.is_true(renewal.check(c, l))
+      -- check sets nothing
+      assert.equal(size, c.rsa_key_size)
+      assert.equal(auth, c.authenticator)
+      assert.is_not_true(c.reuse_key)
+      assert.is_true(renewal.apply(c, l))
+      assert.equal("webroot", c.authenticator)
+      assert.is_true(c.reuse_key)
+      assert.equal(4096, c.rsa_key_size)
+      assert.same({ "http-01" }, c.pref_challs)
+      assert.equal(8080, c.http01_port)
+    end)
+
+    it("names the conf and the first bad option in option order, run after run", function()
+      -- http01_port comes after rsa_key_size among the options, whatever the conf's order
+      local l = lineage("http01_port = eighty\nrsa_key_size = big\nreuse_key = True\n")
+      local want = "/etc/le/renewal/a.conf: rsa_key_size = big: not an integer"
+      for _ = 1, 3 do -- (values found good or bad are remembered)
+        assert.same({ nil, want }, { renewal.check(config(), l) })
+        assert.same({ nil, want }, { renewal.apply(config(), l) })
+      end
+      -- the same bad value in another conf is that conf's error
+      local l2 = lineage("rsa_key_size = big\n", "/etc/le/renewal/b.conf")
+      assert.same({ nil, "/etc/le/renewal/b.conf: rsa_key_size = big: not an integer" },
+        { renewal.check(config(), l2) })
+      -- a value already seen good under one key is still checked under another
+      local l3 = lineage("http01_port = True\n")
+      assert.is_true(renewal.check(config(), lineage("reuse_key = True\n")))
+      assert.same({ nil, "/etc/le/renewal/a.conf: http01_port = True: not an integer" },
+        { renewal.check(config(), l3) })
+    end)
+
+    it("ignores a bad stored value of an option given on the command line", function()
+      local l = lineage("rsa_key_size = big\nreuse_key = maybe\n")
+      assert.same({ nil, "/etc/le/renewal/a.conf: reuse_key = maybe: not True or False" },
+        { renewal.check(config("--rsa-key-size", "2048"), l) })
+      local c = config("--rsa-key-size", "2048", "--reuse-key")
+      assert.is_true(renewal.check(c, l))
+      assert.is_true(renewal.apply(c, l))
+      assert.equal(2048, c.rsa_key_size)
+    end)
+
+    it("refuses a malformed plugin name unless plugins were chosen on the command line", function()
+      local l = lineage("authenticator = ../evil\n")
+      assert.same({ nil, "/etc/le/renewal/a.conf: invalid authenticator '../evil'" },
+        { renewal.check(config(), l) })
+      assert.is_true(renewal.check(config("--standalone"), l))
+      assert.same({ nil, "/etc/le/renewal/a.conf: no [renewalparams] section" },
+        { renewal.check(config(), { conf = assert(confobj.parse("version = 1\n")),
+          conf_path = "/etc/le/renewal/a.conf" }) })
+    end)
+  end)
 end)

@@ -495,6 +495,31 @@ describe("storage (filesystem backend)", function()
       assert.is_nil(l:consistent_version())
     end)
 
+    it("reads each live link on its own, whatever version the others name", function()
+      local rel = "../../archive/x.example/"
+      local cases = {
+        { {}, { cert = 1, privkey = 1, chain = 1, fullchain = 1 } },
+        { { cert = rel .. "cert2.pem" }, { cert = 2, privkey = 1, chain = 1, fullchain = 1 } },
+        { { privkey = rel .. "privkey10.pem", chain = rel .. "chain10.pem" },
+          { cert = 1, privkey = 10, chain = 10, fullchain = 1 } },
+        { { chain = root .. "/archive/x.example/chain3.pem" }, { cert = 1, privkey = 1, chain = 3, fullchain = 1 } },
+        { { fullchain = "../../archive/other/fullchain1.pem" }, { cert = 1, privkey = 1, chain = 1 } },
+        { { cert = false }, { privkey = 1, chain = 1, fullchain = 1 } },
+        { { cert = false, privkey = rel .. "cert1.pem" }, { chain = 1, fullchain = 1 } },
+        { { cert = rel .. "cert1.pem.bak" }, { privkey = 1, chain = 1, fullchain = 1 } },
+      }
+      for i, case in ipairs(cases) do
+        for _, k in ipairs(storage.KINDS) do
+          local t = case[1][k]
+          if t == nil then t = rel .. k .. "1.pem" end
+          sys.unlink(live .. k .. ".pem")
+          if t then assert(sys.symlink_swap(t, live .. k .. ".pem")) end
+        end
+        assert.same(case[2], b:live_versions("x.example"), "case " .. i)
+        assert.same(case[2], b:live_versions("x.example", l.paths), "case " .. i)
+      end
+    end)
+
     it("accepts absolute links into its own archive", function()
       assert(sys.symlink_swap(root .. "/archive/x.example/chain1.pem", live .. "chain.pem"))
       assert.equal(1, l:consistent_version())

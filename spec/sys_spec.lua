@@ -48,6 +48,46 @@ describe("core.sys #core", function()
     assert.matches("larger than 100 bytes", err)
   end)
 
+  it("reads files of every size whole, around its buffer sizes", function()
+    for _, n in ipairs({ 0, 1, 1023, 1024, 1025, 16382, 16383, 16384, 16385, 100000 }) do
+      local data = {}
+      for i = 1, n do data[i] = string.char(i * 7 % 256) end
+      data = table.concat(data)
+      assert(sys.write_atomic(dir .. "/f" .. n, data, 420))
+      assert.equal(data, sys.read_file(dir .. "/f" .. n), n)
+      -- max counts the bytes read: exactly max is fine, one more is not
+      assert.equal(data, sys.read_file(dir .. "/f" .. n, n))
+      if n > 0 then
+        local none, err = sys.read_file(dir .. "/f" .. n, n - 1)
+        assert.is_nil(none)
+        assert.matches("larger than " .. (n - 1) .. " bytes", err, 1, true)
+      end
+    end
+    local none, err = sys.read_file(dir)
+    assert.is_nil(none)
+    assert.matches("Is a directory", err, 1, true)
+  end)
+
+  it("reads what is not a plain file to its end: /proc files (size 0) and pipes", function()
+    local status = assert(sys.read_file("/proc/self/status"))
+    assert.matches("^Name:", status)
+    assert.matches("\nPid:%s+%d+\n", status)
+    -- a FIFO fed in pieces, each read short
+    assert(os.execute("mkfifo '" .. dir .. "/fifo'"))
+    assert(os.execute("(printf abc; sleep 0.2; printf def; sleep 0.2; printf ghi) > '" .. dir .. "/fifo' &"))
+    assert.equal("abcdefghi", sys.read_file(dir .. "/fifo"))
+  end)
+
+  it("leaves no temp file behind, for files and for links, however many it writes", function()
+    for i = 1, 200 do
+      assert(sys.write_atomic(dir .. "/f", tostring(i), 420))
+      assert(sys.symlink_swap("target" .. i, dir .. "/l"))
+    end
+    assert.same({ "f", "l" }, sys.listdir(dir))
+    assert.equal("200", sys.read_file(dir .. "/f"))
+    assert.equal("target200", sys.readlink(dir .. "/l"))
+  end)
+
   it("makes directories with an exact mode and accepts existing ones", function()
     local old = sys.umask(18) -- 022
     assert.is_true(sys.mkdir(dir .. "/d", 448))

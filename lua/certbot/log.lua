@@ -8,35 +8,70 @@ local M = { level = 1, file = nil, path = nil, verbosity = 0 }
 
 local LEVELS = { debug = 0, info = 1, warning = 2, error = 3 }
 
-local function stamp()
-  local t = sys.time()
-  return os.date("!%Y-%m-%d %H:%M:%S", math.floor(t)) .. (",%03d"):format(math.floor((t % 1) * 1000))
+local UPPER = { debug = "DEBUG", info = "INFO", warning = "WARNING", error = "ERROR" }
+local time, date, select = sys.time, os.date, select
+
+-- "2024-01-02 03:04:05,678:INFO:", the start of a line.  A no-op renew
+-- logs a line per lineage, a thousand in a fraction of a second: the date
+-- is made once a second and the whole prefix once a millisecond.
+local last_sec, last_date, last_ms, last_level, last_prefix
+local function prefix(level)
+  local t = time()
+  local sec = t // 1
+  local ms = (t - sec) * 1000 // 1
+  if sec ~= last_sec then last_sec, last_date, last_ms = sec, date("!%Y-%m-%d %H:%M:%S", sec), nil end
+  if ms ~= last_ms or level ~= last_level then
+    last_ms, last_level, last_prefix = ms, level, ("%s,%03d:%s:"):format(last_date, ms, UPPER[level])
+  end
+  return last_prefix
 end
 
-local function write(level, fmt, ...)
-  local msg = select("#", ...) > 0 and fmt:format(...) or fmt
-  if M.file then
-    M.file:write(stamp(), ":", level:upper(), ":", msg, "\n")
-    M.file:flush()
-  end
-  -- -v shows info on stderr, -vv debug; warnings and errors go to the user
-  -- through display, not here.
+-- One function per level (no second call, no varargs passed on).
+local function writer(level)
   local lv = LEVELS[level]
-  if (M.verbosity >= 1 and lv >= 1 and lv < 2) or (M.verbosity >= 2 and lv == 0) then
-    io.stderr:write(msg, "\n")
+  return function(fmt, ...)
+    local msg = fmt
+    if ... ~= nil or select("#", ...) > 0 then msg = fmt:format(...) end
+    local f = M.file
+    if f then
+      f:write(prefix(level), msg, "\n")
+      f:flush()
+    end
+    -- -v shows info on stderr, -vv debug; warnings and errors go to the
+    -- user through display, not here.
+    local v = M.verbosity
+    if (v >= 1 and lv >= 1 and lv < 2) or (v >= 2 and lv == 0) then
+      io.stderr:write(msg, "\n")
+    end
   end
 end
 
-function M.debug(fmt, ...) write("debug", fmt, ...) end
-function M.info(fmt, ...) write("info", fmt, ...) end
-function M.warning(fmt, ...) write("warning", fmt, ...) end
-function M.error(fmt, ...) write("error", fmt, ...) end
+M.debug = writer("debug")
+M.info = writer("info")
+M.warning = writer("warning")
+M.error = writer("error")
 
 local function rotate(path, keep)
   if keep <= 0 then return true end
+  local dir, base = path:match("^(.*)/([^/]+)$")
+  local names = dir and sys.listdir(dir)
+  local exists
+  if names then
+    local have, stem = {}, base .. "."
+    for i = 1, #names do
+      local f = names[i]
+      if f:sub(1, #stem) == stem then
+        local n = math.tointeger(tonumber(f:sub(#stem + 1)))
+        if n and stem .. n == f then have[n] = true end
+      end
+    end
+    exists = function(i) return have[i] end
+  else
+    exists = function(i) return sys.lstat(path .. "." .. i) ~= nil end
+  end
   sys.unlink(path .. "." .. keep)
   for i = keep - 1, 1, -1 do
-    if sys.lstat(path .. "." .. i) then
+    if exists(i) then
       local ok, err = sys.rename(path .. "." .. i, path .. "." .. (i + 1))
       if not ok then return nil, err end
     end

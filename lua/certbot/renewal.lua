@@ -38,129 +38,42 @@ function M.parse_interval(text)
   return total
 end
 
--- validity(pem) -> not_before, not_after | nil: the two dates, read by
--- walking the certificate's DER to its validity field.  A full parse
--- (crypto.parse_cert) costs ~0.3 ms a certificate, most of it OpenSSL
--- decoding the public key and checking the self-signature; a no-op renew
--- does this once per lineage, at a few µs.  The walk also checks that the
--- certificate's outer framing holds (Certificate = tbsCertificate,
--- algorithm, BIT STRING, over the whole DER: a truncated file fails).  nil
--- for anything it does not expect: the caller then asks OpenSSL.
-local byte = string.byte
+-- validity(pem) -> not_before, not_after, names_ocsp | nil, err: the two
+-- dates of the first CERTIFICATE block, read by walking its DER in C
+-- (crypto.cert_validity).  A full parse (crypto.parse_cert) costs ~0.3 ms
+-- a certificate, most of it OpenSSL decoding the public key and checking
+-- the self-signature; a no-op renew does this once per lineage, at a few
+-- µs.  The walk also checks the certificate's outer framing (Certificate =
+-- tbsCertificate, algorithm, BIT STRING, over the whole DER: a truncated
+-- file fails).  nil for anything it does not expect: due() then asks
+-- OpenSSL.  names_ocsp is false when the certificate holds no id-ad-ocsp
+-- OID, so names no OCSP responder.
+local cert_validity = core.crypto.cert_validity
+M.validity = cert_validity
 
--- The TLV at pos, inside [pos, limit]: tag, first and last content byte
--- (one byte() call: lengths up to 2 bytes, what certificates use).
-local function tlv(s, pos, limit)
-  local tag, l1, l2, l3 = byte(s, pos, pos + 3)
-  if not l1 or tag & 0x1f == 0x1f then return nil end
-  local first, len = pos + 2, l1
-  if l1 >= 0x80 then
-    if l1 == 0x81 and l2 then
-      first, len = pos + 3, l2
-    elseif l1 == 0x82 and l3 then
-      first, len = pos + 4, l2 * 256 + l3
-    else
-      return nil
-    end
-  end
-  local last = first + len - 1
-  if last > limit then return nil end
-  return tag, first, last
-end
-
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-end
-
-local MDAYS = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-
-local function two(a, b)
-  if a < 48 or a > 57 or b < 48 or b > 57 then return -1 end
-  return (a - 48) * 10 + b - 48
-end
-
--- UTCTime "YYMMDDHHMMSSZ" or GeneralizedTime "YYYYMMDDHHMMSSZ", as DER
--- (RFC 5280 4.1.2.5) and crypto.parse_cert take them -> epoch | nil
-local function der_time(s, tag, a, b)
-  local y
-  if tag == 0x17 and b - a == 12 then
-    y = two(byte(s, a, a + 1))
-    if y < 0 then return nil end
-    y = y + (y >= 50 and 1900 or 2000)
-    a = a + 2
-  elseif tag == 0x18 and b - a == 14 then
-    local c, d = two(byte(s, a, a + 1)), two(byte(s, a + 2, a + 3))
-    if c < 0 or d < 0 then return nil end
-    y = c * 100 + d
-    a = a + 4
-  else
-    return nil
-  end
-  local m1, m2, d1, d2, h1, h2, i1, i2, s1, s2, z = byte(s, a, a + 10)
-  local mo, d, h, mi, sec = two(m1, m2), two(d1, d2), two(h1, h2), two(i1, i2), two(s1, s2)
-  if z ~= 90 or mo < 1 or mo > 12 or d < 1 or d > MDAYS[mo] or h < 0 or h > 23 or mi < 0 or mi > 59
-    or sec < 0 or sec > 60 then
-    return nil
-  end
-  if mo == 2 and d == 29 and not (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then return nil end
-  return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
-end
-
-local function validity(pem)
-  local der = core.crypto.pem_to_der(pem, "CERTIFICATE")
-  if not der then return nil end
-  local n = #der
-  -- Certificate: exactly tbsCertificate, signatureAlgorithm, signature
-  local tag, a, b, _ = tlv(der, 1, n)
-  if tag ~= 0x30 or b ~= n then return nil end
-  local ttag, ta, tb = tlv(der, a, n)
-  if ttag ~= 0x30 then return nil end
-  tag, _, b = tlv(der, tb + 1, n)
-  if tag ~= 0x30 then return nil end
-  tag, _, b = tlv(der, b + 1, n)
-  if tag ~= 0x03 or b ~= n then return nil end
-  -- tbsCertificate: [0] version, serial, signature, issuer, validity
-  tag, a, b = tlv(der, ta, tb)
-  if tag == 0xa0 then tag, a, b = tlv(der, b + 1, tb) end
-  if tag ~= 0x02 then return nil end
-  for _ = 1, 3 do
-    tag, a, b = tlv(der, b + 1, tb)
-    if tag ~= 0x30 then return nil end
-  end
-  local vb = b
-  local t1, a1, b1 = tlv(der, a, vb)
-  if not t1 then return nil end
-  local t2, a2, b2 = tlv(der, b1 + 1, vb)
-  if not t2 or b2 ~= vb then return nil end
-  local not_before, not_after = der_time(der, t1, a1, b1), der_time(der, t2, a2, b2)
-  if not (not_before and not_after) then return nil end
-  return not_before, not_after
-end
-M.validity = validity
-
--- due(cert_pem, renew_before_expiry|nil, now|nil) -> bool, reason, not_after
+-- due(cert_pem, renew_before_expiry|nil, now|nil) -> bool, reason,
+-- not_after, names_ocsp
 -- A renew_before_expiry that does not parse is reported in the reason and
 -- the lifetime rule applies (rather than renewing on every run).
--- not_after is nil when the certificate cannot be read.
+-- not_after is nil when the certificate cannot be read.  names_ocsp is
+-- false when the certificate surely names no OCSP responder (what
+-- ocsp.may_have_url tells, without decoding the PEM again), nil when
+-- unknown.
 function M.due(cert_pem, renew_before_expiry, now)
   now = now or core.sys.time()
-  local not_before, not_after
-  if type(cert_pem) == "string" then not_before, not_after = validity(cert_pem) end
+  local not_before, not_after, names_ocsp
+  if type(cert_pem) == "string" then not_before, not_after, names_ocsp = cert_validity(cert_pem) end
   if not not_before then
     local info, err = core.crypto.parse_cert(cert_pem)
     if not info then return true, "cannot read the certificate: " .. tostring(err) end
-    not_after, not_before = info.not_after, info.not_before
+    not_after, not_before, names_ocsp = info.not_after, info.not_before, nil
   end
   local bad
   if renew_before_expiry then
     local interval, ierr = M.parse_interval(renew_before_expiry)
     if interval then
       local due = now >= not_after - interval
-      return due, ("renew_before_expiry = %s"):format(renew_before_expiry), not_after
+      return due, ("renew_before_expiry = %s"):format(renew_before_expiry), not_after, names_ocsp
     end
     bad = "ignoring renew_before_expiry: " .. ierr .. "; "
   end
@@ -168,7 +81,7 @@ function M.due(cert_pem, renew_before_expiry, now)
   local short = lifetime < 10 * 86400
   local due = now >= not_after - lifetime * (short and 1 / 2 or 1 / 3)
   local rule = short and "half of its lifetime left rule" or "a third of its lifetime left rule"
-  return due, bad and bad .. rule or rule, not_after
+  return due, bad and bad .. rule or rule, not_after, names_ocsp
 end
 
 
@@ -219,10 +132,16 @@ end
 -- below count with numbers: ipairs costs a C call per step, and check()
 -- runs once per lineage.
 local options_mod, stored, stored_for, stored_dests, selectors, by_key
+-- check(): per conf key, the values that no option under that key
+-- refuses (what a thousand confs mostly hold); emptied when the options
+-- change.  A list value (a table) is weakly held.
+local WEAK_KEYS = { __mode = "k" }
+local clean = {}
 local function stored_options()
   options_mod = options_mod or require("certbot.options")
   if stored_for ~= #options_mod.list then
     stored, stored_for = options_mod.renewal_options(), #options_mod.list
+    clean = {}
     stored_dests = { authenticator = true, installer = true, server = true, account = true,
       webroot_map = true }
     by_key = {}
@@ -246,37 +165,81 @@ local ACCOUNT_KEYS = { "server", "account" }
 -- restored on their own, not through the loop over stored options
 local OWN = { authenticator = true, installer = true, server = true, account = true, webroot_map = true }
 
+-- The option types whose conversion can fail; any other (string, path,
+-- choice, list) takes whatever the conf says.
+local CAN_FAIL = { int = true, count = true, float = true, flag = true, flag_false = true, bool = true }
+
+-- What convert makes of a conf value, remembered per type and value for
+-- check(): the error (why), or false when it converts.  A thousand confs
+-- hold a handful of distinct values ("True", "2048", "5002"); a list (a
+-- table) is weakly held.
+local verdicts = {}
+local function verdict(e, v)
+  local vt = verdicts[e.type]
+  if not vt then
+    vt = setmetatable({}, WEAK_KEYS)
+    verdicts[e.type] = vt
+  end
+  local r = vt[v]
+  if r == nil then
+    local val, why = M.convert(e, v)
+    r = val == nil and why ~= "none" and why
+    vt[v] = r
+  end
+  return r
+end
+
+-- Plugin names already found well formed (or not).
+local plugin_name_ok = {}
+local function good_plugin_name(v)
+  local ok = plugin_name_ok[v]
+  if ok == nil then
+    ok = v:match("^[%w][%w_-]*$") ~= nil
+    plugin_name_ok[v] = ok
+  end
+  return ok
+end
+
+-- Did the user choose plugins on this run (then the conf's do not count)?
+local function user_chose(config, selector_options)
+  local chose = config:set_by_user("authenticator") or config:set_by_user("installer")
+    or config:set_by_user("configurator") or false
+  for j = 1, #selector_options do
+    local e = selector_options[j]
+    if config[e.dest] == true and config:set_by_user(e.dest) then chose = true end
+  end
+  return chose
+end
+
 -- restore(config, lineage, set): what apply does; with set false, only
 -- the checks (the same result, config untouched).
 local function restore(config, lineage, set)
-  local renewal_options, selector_options = stored_options()
   local rp = lineage.conf.sections.renewalparams
   if not rp then return nil, lineage.conf_path .. ": no [renewalparams] section" end
+  -- Third-party plugins in the --plugin-dir given at issuance join the
+  -- option table first, so that their options below are known (a no-op
+  -- for a directory already read).
+  if rp.keys.plugin_dir ~= nil and not config:set_by_user("plugin_dir") then
+    require("certbot.plugins").discover(rp.keys.plugin_dir)
+  end
+  local renewal_options, selector_options = stored_options()
   local where = lineage.conf_path
   local keys, order = rp.keys, rp.order
   -- The plugin choice: kept from the conf unless the user chose plugins
   -- now.  Only a bad name or a set needs to know (check() of a good conf
   -- skips asking).
   local chose
-  local function user_chose()
-    if chose == nil then
-      chose = config:set_by_user("authenticator") or config:set_by_user("installer")
-        or config:set_by_user("configurator") or false
-      for j = 1, #selector_options do
-        local e = selector_options[j]
-        if config[e.dest] == true and config:set_by_user(e.dest) then chose = true end
-      end
-    end
-    return chose
-  end
   for j = 1, 2 do
     local k = PLUGIN_KEYS[j]
     local v = keys[k]
     if type(v) == "string" and v ~= "None" and v ~= "" then
-      local bad = not v:match("^[%w][%w_-]*$")
-      if (bad or set) and not user_chose() then
-        if bad then return nil, ("%s: invalid %s '%s'"):format(where, k, v) end
-        config:set(k, v, "renewal", where)
+      local bad = not good_plugin_name(v)
+      if bad or set then
+        if chose == nil then chose = user_chose(config, selector_options) end
+        if not chose then
+          if bad then return nil, ("%s: invalid %s '%s'"):format(where, k, v) end
+          config:set(k, v, "renewal", where)
+        end
       end
     end
   end
@@ -297,25 +260,47 @@ local function restore(config, lineage, set)
     local key = order[j]
     local v = keys[key]
     local ps = v ~= nil and by_key[key]
-    if ps then
+    local known = ps and not set and clean[key]
+    if ps and not (known and known[v]) then
+      local all_clean = true
       for m = 1, #ps do
         local i = ps[m]
         local e = renewal_options[i]
         local k = e.dest
-        -- (converting is cheaper than asking whether the user set k, and
-        -- has no effect: ask only when it matters)
-        if (key == k or keys[k] == nil) and not OWN[k] then
-          local val, why = M.convert(e, v)
-          if val == nil and why ~= "none" then
-            if (not err_at or i < err_at) and not config:set_by_user(k) then
+        if set then
+          -- (converting is cheaper than asking whether the user set k,
+          -- and has no effect: ask only when it matters)
+          if (key == k or keys[k] == nil) and not OWN[k] then
+            local val, why = M.convert(e, v)
+            if val == nil and why ~= "none" then
+              if (not err_at or i < err_at) and not config:set_by_user(k) then
+                err_at, err = i, ("%s: %s = %s: %s"):format(where, k, tostring(v), why)
+              end
+            elseif val ~= nil and not config:set_by_user(k) then
+              sets = sets or {}
+              sets[#sets + 1] = k
+              sets[#sets + 1] = val
+            end
+          end
+        else
+          local why = CAN_FAIL[e.type] and verdict(e, v)
+          if why then
+            all_clean = false
+            if (key == k or keys[k] == nil) and not OWN[k] and (not err_at or i < err_at)
+              and not config:set_by_user(k) then
               err_at, err = i, ("%s: %s = %s: %s"):format(where, k, tostring(v), why)
             end
-          elseif set and val ~= nil and not config:set_by_user(k) then
-            sets = sets or {}
-            sets[#sets + 1] = k
-            sets[#sets + 1] = val
           end
         end
+      end
+      -- no option under this key refuses this value, in any conf
+      if not set and all_clean then
+        known = clean[key]
+        if not known then
+          known = setmetatable({}, WEAK_KEYS)
+          clean[key] = known
+        end
+        known[v] = true
       end
     end
   end

@@ -70,8 +70,10 @@ function M.write_file(path, data, mode)
   return sys.write_atomic(path, data, mode)
 end
 
-function FS:_p(a, b, c, ...)
-  if ... ~= nil then return table.concat({ self.root, a, b, c, ... }, "/") end
+-- A path under the config dir, from up to four parts (no varargs, no
+-- table: lineage paths are built once or twice per lineage per run).
+function FS:_p(a, b, c, d)
+  if d then return self.root .. "/" .. a .. "/" .. b .. "/" .. c .. "/" .. d end
   if c then return self.root .. "/" .. a .. "/" .. b .. "/" .. c end
   if b then return self.root .. "/" .. a .. "/" .. b end
   return self.root .. "/" .. a
@@ -102,7 +104,7 @@ function M.makedirs(path, mode)
   return sys.mkdir(path, mode, true)
 end
 
-function FS:conf_path(name) return self:_p("renewal", name .. ".conf") end
+function FS:conf_path(name) return self.root .. "/renewal/" .. name .. ".conf" end
 function FS:archive_dir(name) return self:_p("archive", name) end
 function FS:live_dir(name) return self:_p("live", name) end
 
@@ -113,7 +115,7 @@ function FS:live_paths(name)
 end
 
 function FS:archive_path(name, kind, version)
-  return self:_p("archive", name, kind .. version .. ".pem")
+  return self.root .. "/archive/" .. name .. "/" .. kind .. version .. ".pem"
 end
 
 function FS:lineage_names()
@@ -126,7 +128,8 @@ function FS:lineage_names()
   return names
 end
 
-function FS:read_conf(name) return sys.read_file(self:conf_path(name), 1 << 20) end
+-- path: conf_path(name), when the caller has it at hand.
+function FS:read_conf(name, path) return sys.read_file(path or self:conf_path(name), 1 << 20) end
 function FS:write_conf(name, text) return sys.write_atomic(self:conf_path(name), text, FILE_MODE) end
 
 -- Is the name in use by any part of a lineage?
@@ -197,34 +200,50 @@ end
 -- missing or not pointing into this lineage's archive).
 local LINK_BASE = {}
 for _, k in ipairs(M.KINDS) do LINK_BASE[k] = "^" .. k .. "(%d+)%.pem$" end
+local find, match = string.find, string.match
 
-function FS:live_versions(name)
-  local v = {}
-  local live = self.root .. "/live/" .. name .. "/"
-  local rel = "../../archive/" .. name .. "/" -- what we and Certbot write
-  local kinds = M.KINDS
-  local seen -- the version text of the first link: the others usually name it too
-  for i = 1, #kinds do
-    local k = kinds[i]
-    local target = sys.readlink(live .. k .. ".pem")
-    if target then
-      local n
-      if seen and target == rel .. k .. seen .. ".pem" then
-        n = seen
-      elseif target:find(rel, 1, true) == 1 then
-        n = target:match(LINK_BASE[k], #rel + 1)
-        seen = seen or n
-      end
-      if not n then
-        local base = target:match("([^/]+)$")
-        n = base and base:match(LINK_BASE[k])
-        -- the target must resolve into archive/<name>/
-        if n and not same_path(target:sub(1, #target - #base), self:archive_dir(name) .. "/") then n = nil end
-      end
-      if n then v[k] = tonumber(n) end
-    end
+-- The version text a live link's target names (nil: none, or outside
+-- archive/<name>/), and the version text seen so far: the four links
+-- usually name one version, and a match on the whole target is cheaper
+-- than taking it apart.
+local function link_version(self, name, rel, k, target, seen)
+  if not target then return nil, seen end
+  if seen and target == rel .. k .. seen .. ".pem" then return seen, seen end
+  local n
+  if find(target, rel, 1, true) == 1 then
+    n = match(target, LINK_BASE[k], #rel + 1)
+    seen = seen or n
   end
-  return v
+  if not n then
+    local base = match(target, "([^/]+)$")
+    n = base and match(base, LINK_BASE[k])
+    -- the target must resolve into archive/<name>/
+    if n and not same_path(target:sub(1, #target - #base), self:archive_dir(name) .. "/") then n = nil end
+  end
+  return n, seen
+end
+
+-- paths: the lineage's live paths (live_paths(name)), when the caller
+-- has them at hand.
+function FS:live_versions(name, paths)
+  paths = paths or self:live_paths(name)
+  local rel = "../../archive/" .. name .. "/" -- what we and Certbot write
+  local readlink = sys.readlink
+  local c, seen = link_version(self, name, rel, "cert", readlink(paths.cert), nil)
+  -- the common case, all four naming one version, without a call each
+  local p, ch, f
+  local t = readlink(paths.privkey)
+  if seen and t == rel .. "privkey" .. seen .. ".pem" then p = seen
+  else p, seen = link_version(self, name, rel, "privkey", t, seen) end
+  t = readlink(paths.chain)
+  if seen and t == rel .. "chain" .. seen .. ".pem" then ch = seen
+  else ch, seen = link_version(self, name, rel, "chain", t, seen) end
+  t = readlink(paths.fullchain)
+  if seen and t == rel .. "fullchain" .. seen .. ".pem" then f = seen
+  else f = link_version(self, name, rel, "fullchain", t, seen) end
+  local n = seen and tonumber(seen)
+  return { cert = c and (c == seen and n or tonumber(c)), privkey = p and (p == seen and n or tonumber(p)),
+    chain = ch and (ch == seen and n or tonumber(ch)), fullchain = f and (f == seen and n or tonumber(f)) }
 end
 
 -- The version whose deploy hooks have not run yet (written before the live
@@ -235,7 +254,7 @@ function FS:set_pending(name, version)
 end
 
 function FS:get_pending(name)
-  local text = sys.read_file(self:_p("archive", name, ".deploy-pending"), 64)
+  local text = sys.read_file(self.root .. "/archive/" .. name .. "/.deploy-pending", 64)
   return text and math.tointeger(tonumber(text:match("%d+")))
 end
 
@@ -430,27 +449,33 @@ end
 -- naming its renewal conf).
 function M.load(backend, name)
   local path = backend:conf_path(name)
-  local text, err = backend:read_conf(name)
+  local text, err = backend:read_conf(name, path)
   if not text then return nil, err end
   local conf, perr = confobj.parse(text, path)
   if not conf then return nil, perr end
   local l = setmetatable({ name = name, backend = backend, conf = conf, conf_path = path }, Lineage)
   local paths = backend:live_paths(name)
+  local keys = conf.keys
   local kinds = M.KINDS
   for i = 1, #kinds do
     local k = kinds[i]
-    if conf.keys[k] == nil then
+    local v, want = keys[k], paths[k]
+    if v == nil then
       return nil, ("%s: missing key '%s'"):format(path, k)
     end
-    if type(conf.keys[k]) ~= "string" or not same_path(conf.keys[k], paths[k]) then
+    -- (equal to what is expected: then a string, and the same path)
+    if v ~= want and (type(v) ~= "string" or not same_path(v, want)) then
       -- Certbot lets the user point elsewhere only through the live dir;
       -- anything outside this lineage's own paths is treated as broken.
-      return nil, ("%s: '%s' points outside live/%s: %s"):format(path, k, name, tostring(conf.keys[k]))
+      return nil, ("%s: '%s' points outside live/%s: %s"):format(path, k, name, tostring(v))
     end
   end
-  if conf.keys.archive_dir ~= nil and (type(conf.keys.archive_dir) ~= "string"
-      or not same_path(conf.keys.archive_dir, backend:archive_dir(name))) then
-    return nil, ("%s: archive_dir points outside archive/%s"):format(path, name)
+  local ad = keys.archive_dir
+  if ad ~= nil then
+    local want = backend:archive_dir(name)
+    if ad ~= want and (type(ad) ~= "string" or not same_path(ad, want)) then
+      return nil, ("%s: archive_dir points outside archive/%s"):format(path, name)
+    end
   end
   l.paths = paths
   l.params = conf.sections.renewalparams and conf.sections.renewalparams.keys or {}
@@ -468,7 +493,7 @@ end
 
 -- The live version, if all four links agree and point at a complete set.
 function Lineage:consistent_version()
-  local v = self.backend:live_versions(self.name)
+  local v = self.backend:live_versions(self.name, self.paths)
   if v.cert and v.cert == v.privkey and v.cert == v.chain and v.cert == v.fullchain then
     return v.cert
   end

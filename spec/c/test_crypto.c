@@ -61,7 +61,7 @@ static int call_ok(lua_State *L, const char *sub, const char *fn, const char *s,
 }
 
 static const char *const parsers[] = {
-	"cert_not_after", "parse_cert", "ari_cert_id", "load_key", "read_csr",
+	"cert_not_after", "cert_validity", "parse_cert", "ari_cert_id", "load_key", "read_csr",
 	"pem_to_der", "split_pem", "b64url_decode",
 };
 #define NPARSERS (sizeof parsers / sizeof parsers[0])
@@ -138,6 +138,19 @@ int main(void)
 	lua_setglobal(L, "fuzz_der");
 	lua_pushvalue(L, 2);
 	lua_setglobal(L, "fuzz_pem");
+	lua_settop(L, 0);
+
+	/* cert_validity reads the dates parse_cert (OpenSSL) reads, from PEM
+	 * and from DER; a truncated DER has none. */
+	ok(luaL_dostring(L,
+		"local c = core.crypto\n"
+		"local i = c.parse_cert(fuzz_der)\n"
+		"local b, a = c.cert_validity(fuzz_der)\n"
+		"local pb, pa = c.cert_validity(fuzz_pem)\n"
+		"local t = c.cert_validity(fuzz_der:sub(1, -2))\n"
+		"return b == i.not_before and a == i.not_after and pb == b and pa == a"
+		"  and a == c.cert_not_after(fuzz_pem) and t == nil") == LUA_OK && lua_toboolean(L, -1),
+	   "cert_validity agrees with parse_cert and cert_not_after");
 	lua_settop(L, 0);
 
 	/* Every truncation and every single-byte change of the DER and of the
