@@ -52,6 +52,7 @@ static const struct {
 	{ "augeas", cb_open_augeas },
 	{ "ocsp", cb_open_ocsp },
 	{ "dnsnet", cb_open_dnsnet },
+	{ "proc", cb_open_proc },
 };
 
 CB_EXPORT int luaopen_certbot_core(lua_State *L)

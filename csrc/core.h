@@ -87,6 +87,7 @@ int cb_open_http(lua_State *L);
 int cb_open_standalone(lua_State *L);
 int cb_open_ocsp(lua_State *L);
 int cb_open_dnsnet(lua_State *L);
+int cb_open_proc(lua_State *L);
 int cb_open_augeas(lua_State *L);
 
 CB_EXPORT int luaopen_certbot_core(lua_State *L);

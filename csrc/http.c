@@ -1203,6 +1203,11 @@ static int do_request(lua_State *L, http_client *c, const char *method, const ch
 		}
 		if (c->cap_hit == 3)
 			return cb_fail(L, "%s: out of memory for the response body", url);
+		/* libcurl refuses a header line over its own limit (100 KiB)
+		 * before on_header sees it, with this code and no message */
+		if (rc == CURLE_OUT_OF_MEMORY && !c->errbuf[0])
+			return cb_fail(L, "%s: response too large to hold (a header line over "
+			               "libcurl's limit, or out of memory)", url);
 		if (c->errbuf[0])
 			return cb_fail(L, "%s: %s: %s", url, curl_easy_strerror(rc), c->errbuf);
 		return cb_fail(L, "%s: %s", url, curl_easy_strerror(rc));

@@ -264,7 +264,8 @@ static void certs_free(struct sa_cert *v, size_t n)
 }
 
 /* A name as it may appear in SNI: LDH labels, dots, '_' (no IP literals
- * are sent as SNI; RFC 8738 uses the reverse-mapping name). */
+ * are sent as SNI: for an IP identifier RFC 8738 §6 has the validator send
+ * the reverse-mapping name, "1.0.0.127.in-addr.arpa", which is LDH). */
 static int valid_sni(const char *p, size_t n)
 {
 	size_t i;
@@ -304,6 +305,15 @@ static int alpn_offers_acme(const unsigned char *p, size_t n)
 		i += l;
 	}
 	return 0;
+}
+
+/* One trailing dot is dropped from a received SNI name before it is looked
+ * up: RFC 6066 wants none, but RFC 8738's own example of the reverse name
+ * for an IP identifier ends in "ip6.arpa." and a validator may send it as
+ * written.  Go's TLS client (Pebble, Boulder) strips it itself. */
+static size_t sni_trim(const unsigned char *host, size_t hlen)
+{
+	return (hlen > 1 && host[hlen - 1] == '.') ? hlen - 1 : hlen;
 }
 
 /* The host_name in a server_name extension body (RFC 6066 §3), or NULL. */
@@ -347,7 +357,8 @@ static int tls_client_hello(SSL *ssl, int *al, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &elen) ||
-	    (host = sni_host(ext, elen, &hlen)) == NULL || !valid_sni((const char *)host, hlen)) {
+	    (host = sni_host(ext, elen, &hlen)) == NULL ||
+	    !valid_sni((const char *)host, hlen = sni_trim(host, hlen))) {
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
@@ -1696,6 +1707,7 @@ int cb_fuzz_tls_extensions(const uint8_t *data, size_t size)
 	if (host != NULL) {
 		if (host < sni + 5 || hlen > slen || host + hlen > sni + slen || host[-3] != 0)
 			abort();
+		hlen = sni_trim(host, hlen);	/* as the ClientHello callback does */
 		if (valid_sni((const char *)host, hlen)) {
 			if (hlen == 0 || hlen > SNI_MAX || host[0] == '.' || host[hlen - 1] == '.')
 				abort();

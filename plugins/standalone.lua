@@ -6,8 +6,15 @@
 -- --preferred-challenges order (default: http-01, then tls-alpn-01) that
 -- this plugin can do for that name and the CA offers for it.  When that
 -- differs between the names of one order (a CA offering tls-alpn-01 for
--- some names only; an IP address, which gets http-01 here), both responders
--- run side by side in the same run, each started only if a name needs it.
+-- some names only), both responders run side by side in the same run, each
+-- started only if a name needs it.
+--
+-- IP identifiers (RFC 8738): http-01 as for a name (the validator's Host
+-- header is the address, "[::1]:80" for IPv6, which the responder does not
+-- look at); tls-alpn-01 with the §6 differences: the validator sends the
+-- address's reverse-mapping name as SNI ("1.0.0.127.in-addr.arpa",
+-- names.reverse_name) and the challenge certificate's one SAN is the
+-- iPAddress.
 local core = require("certbot.core")
 local names = require("certbot.names")
 local log = require("certbot.log")
@@ -37,11 +44,8 @@ end
 
 function Inst.prepare() return true end
 
--- http-01 first, as Certbot prefers it.  tls-alpn-01 is offered for DNS
--- names only: an IP identifier (RFC 8738) would need the reverse-mapping
--- SNI name and an iPAddress SAN, which this plugin does not do.
-function Inst.challenge_preferences(_, identifier)
-  if identifier and identifier.type == "ip" then return { "http-01" } end
+-- http-01 first, as Certbot prefers it; both for names and IP addresses.
+function Inst.challenge_preferences()
   return { "http-01", "tls-alpn-01" }
 end
 
@@ -83,20 +87,37 @@ function Inst:start_tlsalpn01()
   return true
 end
 
--- challenge_cert(domain, key_authorization) -> cert DER, key | nil, err
+-- challenge_cert(identifier, key_authorization) -> cert DER, key | nil, err
 -- The RFC 8737 §3 validation certificate: self-signed, exactly one SAN
--- (the identifier) and the critical acmeIdentifier extension holding
--- OCTET STRING (SIZE(32)) SHA-256(key authorization).
-function P.challenge_cert(domain, key_authorization)
+-- (the identifier: a dNSName, or for an IP identifier the iPAddress, RFC
+-- 8738 §6) and the critical acmeIdentifier extension holding OCTET STRING
+-- (SIZE(32)) SHA-256(key authorization).  identifier: { type = "dns"|"ip",
+-- value = ... }, or a plain DNS name.
+function P.challenge_cert(identifier, key_authorization)
+  if type(identifier) ~= "table" then identifier = { type = "dns", value = identifier } end
   local key, kerr = crypto.generate_key("ec", "P-256")
   if not key then return nil, kerr end
-  local der, err = crypto.self_signed_cert(key, { { type = "dns", value = domain } }, {
+  local der, err = crypto.self_signed_cert(key, { { type = identifier.type, value = identifier.value } }, {
     days = 7,
     extensions = { { oid = ACME_IDENTIFIER_OID, critical = true,
       der = "\4\32" .. crypto.sha256(key_authorization) } },
   })
   if not der then return nil, err end
   return der, key
+end
+
+-- The identifier of a challenge ({type, value}) and the SNI name the
+-- validator sends for it: the name itself, or an address's reverse name.
+-- -> identifier, sni | nil, err
+function P.tls_alpn_target(ch)
+  local id = type(ch.identifier) == "table" and ch.identifier or { type = "dns", value = ch.domain }
+  if id.type == "ip" then
+    local ip, err = names.ip_address(id.value)
+    if not ip then return nil, err end
+    return { type = "ip", value = ip }, names.reverse_name(ip)
+  end
+  local name = tostring(id.value):lower()
+  return { type = "dns", value = name }, name
 end
 
 function Inst:perform(challenges)
@@ -106,10 +127,11 @@ function Inst:perform(challenges)
     if ch.type == "tls-alpn-01" then
       local ok, err = self:start_tlsalpn01()
       if not ok then return nil, err end
-      local domain = ch.domain:lower()
-      local der, key = P.challenge_cert(domain, ch.key_authorization)
+      local id, sni = P.tls_alpn_target(ch)
+      if not id then return nil, sni end
+      local der, key = P.challenge_cert(id, ch.key_authorization)
       if not der then return nil, key end
-      ok, err = self.tls_responder:set(domain, der, key)
+      ok, err = self.tls_responder:set(sni, der, key)
       if not ok then return nil, err end
     else
       local ok, err = self:start_http01()
@@ -124,9 +146,8 @@ end
 function Inst:cleanup(challenges)
   for _, ch in ipairs(challenges) do
     if ch.type == "tls-alpn-01" then
-      if self.tls_responder and type(ch.domain) == "string" then
-        self.tls_responder:remove(ch.domain:lower())
-      end
+      local id, sni = P.tls_alpn_target(ch)
+      if self.tls_responder and id then self.tls_responder:remove(sni) end
     elseif self.responder and names.token(ch.token) then
       self.responder:remove(ch.token)
     end

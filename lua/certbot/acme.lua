@@ -11,6 +11,14 @@
 --   c:finalize(order, csr_der, deadline)   -> order (valid)
 --   c:download(url)                        -> pem, { alternate urls }
 --   c:revoke(cert_der, reason, key|nil)    -> true
+--   c:key_change(new_key)                  -> account (the client now signs with new_key)
+--   c:find_account(key)                    -> account URL (onlyReturnExisting)
+--   c:renewal_info(cert_id[, base])        -> ARI document, Retry-After (RFC 9773)
+--
+-- Answers are checked before anyone acts on them: JSON only under a JSON
+-- media type, objects of the expected shape, https URLs only.  A 5xx
+-- answer is retried (retry_policy below); a 429 never is in process: the
+-- problem carries retry_after for the caller to record.
 --
 -- Failures return nil, problem where problem is a table
 -- { type = "urn:...", detail = "...", status = n, subproblems = {...},
@@ -45,6 +53,7 @@ M.problem = problem
 local function local_problem(msg)
   return problem({ type = "local", message = msg })
 end
+M.local_problem = local_problem
 
 function M.is_problem(p, short_type)
   return getmetatable(p) == Problem and p.type == ERR .. short_type
@@ -53,8 +62,20 @@ end
 local Client = {}
 Client.__index = Client
 
+-- Retrying a CA's server errors (5xx): at most MAX_RETRIES more tries,
+-- each after the Retry-After the CA gave (at least 1 s) or else 1, 2, 4 s;
+-- a Retry-After longer than MAX_RETRY_WAIT is not waited out in process
+-- (the caller gets the problem with retry_after), and the waits of one
+-- request never add up to more than RETRY_BUDGET seconds.  Transport
+-- failures (timeouts, refused connections) are not retried: a stalled CA
+-- costs one request timeout, not four.
+M.MAX_RETRIES = 3
+M.MAX_RETRY_WAIT = 60
+M.RETRY_BUDGET = 120
+
 -- opts: directory (URL), key (account key userdata), kid (account URL),
--- http: options for core.http.new (ca_file, verify, user_agent, timeouts).
+-- http: options for core.http.new (ca_file, verify, user_agent, timeouts),
+-- max_retries, max_retry_wait, retry_budget (see above).
 function M.new(opts)
   local http, err = core.http.new(opts.http or {})
   if not http then return nil, local_problem(err) end
@@ -64,7 +85,10 @@ function M.new(opts)
     kid = opts.kid,
     http = http,
     max_bad_nonce = opts.max_bad_nonce or 15,
-    stats = { requests = 0, bad_nonce_retries = 0 },
+    max_retries = opts.max_retries or M.MAX_RETRIES,
+    max_retry_wait = opts.max_retry_wait or M.MAX_RETRY_WAIT,
+    retry_budget = opts.retry_budget or M.RETRY_BUDGET,
+    stats = { requests = 0, bad_nonce_retries = 0, server_retries = 0 },
   }, Client)
 end
 
@@ -82,6 +106,29 @@ local function check_url(u, what)
   return u
 end
 M.check_url = check_url
+
+-- send() -> response | nil, err, once more after each 5xx answer, as the
+-- retry policy above allows.
+function Client:_retrying(url, send)
+  local waited, attempt = 0, 0
+  while true do
+    local resp, err = send()
+    self.stats.requests = self.stats.requests + 1
+    if not resp then return nil, err end
+    if resp.status < 500 or resp.status > 599 or attempt >= self.max_retries then return resp end
+    local wait = resp.retry_after and math.max(resp.retry_after, 1) or 2 ^ attempt
+    if wait > self.max_retry_wait or waited + wait > self.retry_budget then return resp end
+    attempt = attempt + 1
+    self.stats.server_retries = self.stats.server_retries + 1
+    log.info("%s: HTTP %d from the CA; trying again in %d s (retry %d of %d)", url, resp.status,
+      math.floor(wait), attempt, self.max_retries)
+    sys.sleep(wait)
+    waited = waited + wait
+  end
+end
+
+-- The media types an ACME JSON answer may have.
+local JSON_TYPES = { ["application/json"] = true, ["application/problem+json"] = true }
 
 -- Decode a JSON body; a problem document becomes a problem.
 local function decode(resp, url)
@@ -103,6 +150,11 @@ local function decode(resp, url)
       url = url, message = ("%s: HTTP %d from the CA"):format(url, resp.status) })
   end
   if resp.body == nil or resp.body == "" then return {} end
+  if not JSON_TYPES[ct] then
+    return nil, local_problem(("%s: the CA sent %s where JSON was expected")
+      :format(url, ct ~= "" and ("Content-Type " .. ct:sub(1, 60):gsub("[%c\128-\255]", "?"))
+        or "no Content-Type"))
+  end
   local doc, err = json.decode(resp.body)
   if type(doc) ~= "table" then
     return nil, local_problem(("%s: the CA sent malformed JSON (%s)"):format(url, err or "not an object"))
@@ -112,10 +164,14 @@ end
 
 function Client:directory()
   if self.dir then return self.dir end
-  local _, perr = check_url(self.directory_url, "directory URL")
-  if perr then return nil, perr end
-  local resp, err = self.http:request("GET", self.directory_url, {})
-  self.stats.requests = self.stats.requests + 1
+  local durl = self.directory_url
+  if type(durl) ~= "string" or not durl:match("^https://[^/%s]+") then
+    return nil, local_problem(("the ACME server URL must be an https URL: %s")
+      :format(tostring(durl):sub(1, 200)))
+  end
+  local resp, err = self:_retrying(durl, function()
+    return self.http:request("GET", durl, {})
+  end)
   if not resp then return nil, local_problem(err) end
   local dir, derr = decode(resp, self.directory_url)
   if not dir then return nil, derr end
@@ -143,6 +199,8 @@ function Client:_jws(url, payload, nonce, use_jwk)
 end
 
 -- Signed POST.  payload: a table (JSON-encoded), or nil for POST-as-GET.
+-- opts.use_jwk: sign with the key's JWK (no kid); opts.no_retry: no retry
+-- after a 5xx (for a request whose second try would not mean the same).
 -- -> decoded body, response | nil, problem
 function Client:post(url, payload, opts)
   opts = opts or {}
@@ -151,10 +209,18 @@ function Client:post(url, payload, opts)
   local dir, derr = self:directory()
   if not dir then return nil, derr end
   local body = payload == nil and "" or (type(payload) == "string" and payload or json.encode(payload))
-  local resp, err = self.http:post(url, function(nonce)
-    return self:_jws(url, body, nonce, opts.use_jwk)
-  end, { new_nonce = dir.newNonce, max_bad_nonce = self.max_bad_nonce })
-  self.stats.requests = self.stats.requests + 1
+  local function send()
+    return self.http:post(url, function(nonce)
+      return self:_jws(url, body, nonce, opts.use_jwk)
+    end, { new_nonce = dir.newNonce, max_bad_nonce = self.max_bad_nonce })
+  end
+  local resp, err
+  if opts.no_retry then
+    resp, err = send()
+    self.stats.requests = self.stats.requests + 1
+  else
+    resp, err = self:_retrying(url, send)
+  end
   if not resp then return nil, local_problem(err) end
   self.stats.bad_nonce_retries = self.stats.bad_nonce_retries + (resp.bad_nonce_retries or 0)
   if resp.location then
@@ -287,12 +353,18 @@ function Client:key_authorization(token)
 end
 
 -- Poll url (POST-as-GET) until done(obj) is true, honouring Retry-After and
--- backing off, until deadline (monotonic seconds).  -> obj | nil, problem
-function Client:poll(url, done, deadline, what)
+-- backing off, until deadline (monotonic seconds).  check(obj, url) -> true
+-- | nil, problem vets each answer (M.check_order, M.check_authz).
+-- -> obj | nil, problem
+function Client:poll(url, done, deadline, what, check)
   local delay = 0.25
   while true do
     local obj, resp = self:get(url)
     if not obj then return nil, resp end
+    if check then
+      local ok, cerr = check(obj, url)
+      if not ok then return nil, cerr end
+    end
     if done(obj) then return obj end
     local wait = delay
     if resp.retry_after and resp.retry_after > 0 then wait = resp.retry_after end
@@ -319,21 +391,29 @@ function Client:finalize(order, csr_der, deadline)
   while true do
     local res, err = self:post(order.finalize, { csr = b64(csr_der) })
     if res then
+      local ok, cerr = M.check_order(res, order.finalize)
+      if not ok then return nil, cerr end
       order = res
       break
     end
     -- orderNotReady: the CA is not done with the authorizations; wait and resubmit
     if M.is_problem(err, "orderNotReady") and tries < 5 then
       tries = tries + 1
-      local o, perr = self:poll(url, ready, deadline, "order")
+      local o, perr = self:poll(url, ready, deadline, "order", M.check_order)
       if not o then return nil, perr end
+      -- past "ready": the CA has a CSR already (an earlier try that it
+      -- took although its answer was lost, e.g. a 5xx): wait, do not resubmit
+      if o.status ~= "ready" then
+        order = o
+        break
+      end
     else
       return nil, err
     end
   end
   order.url = url
   if not settled(order) then
-    local o, err = self:poll(url, settled, deadline, "certificate")
+    local o, err = self:poll(url, settled, deadline, "certificate", M.check_order)
     if not o then return nil, err end
     order = o
     order.url = url
@@ -352,14 +432,23 @@ end
 function Client:download(url)
   local dir, derr = self:directory()
   if not dir then return nil, derr end
-  local resp, err = self.http:post(url, function(nonce)
-    return self:_jws(url, "", nonce)
-  end, { new_nonce = dir.newNonce, max_bad_nonce = self.max_bad_nonce })
-  self.stats.requests = self.stats.requests + 1
+  local _, uerr = check_url(url, "certificate URL")
+  if uerr then return nil, uerr end
+  local resp, err = self:_retrying(url, function()
+    return self.http:post(url, function(nonce)
+      return self:_jws(url, "", nonce)
+    end, { new_nonce = dir.newNonce, max_bad_nonce = self.max_bad_nonce })
+  end)
   if not resp then return nil, local_problem(err) end
   if resp.status >= 400 then
     local _, p = decode(resp, url)
     return nil, p
+  end
+  local ct = resp.content_type or ""
+  if ct ~= "application/pem-certificate-chain" then
+    return nil, local_problem(("%s: the CA sent %s where a PEM certificate chain was expected")
+      :format(url, ct ~= "" and ("Content-Type " .. ct:sub(1, 60):gsub("[%c\128-\255]", "?"))
+        or "no Content-Type"))
   end
   local pem = resp.body or ""
   if #crypto.split_pem(pem) == 0 then
@@ -392,8 +481,90 @@ function Client:revoke(cert_der, reason, cert_key)
   return true
 end
 
+-- Account key rollover (RFC 8555 §7.3.5).  The outer JWS is the account's
+-- usual one (old key, kid, nonce, url = keyChange); its payload is an inner
+-- JWS signed by the new key, whose protected header holds that key as
+-- "jwk" and the same url and no nonce, over {"account": <account URL>,
+-- "oldKey": <old public JWK>}.  On success the client signs with the new
+-- key from then on.  -> account object | nil, problem (problem.status is
+-- set when the CA answered: it refused; without it the outcome is unknown)
+function Client:key_change(new_key)
+  local dir, derr = self:directory()
+  if not dir then return nil, derr end
+  local url, uerr = check_url(dir.keyChange, "directory keyChange")
+  if not url then return nil, uerr end
+  if not self.kid then return nil, local_problem("key change: the client has no account") end
+  local protected = { alg = jws.alg(new_key), jwk = jws.jwk(new_key), url = url }
+  local p64 = b64(json.encode(protected))
+  local pl64 = b64(json.encode({ account = self.kid, oldKey = jws.jwk(self.key) }))
+  local sig = jws.sign(new_key, protected.alg, p64 .. "." .. pl64)
+  local inner = json.encode({ protected = p64, payload = pl64, signature = b64(sig) })
+  -- not retried after a 5xx: had the CA rolled the key over anyway, a
+  -- second try signed by the old key would read as a refusal
+  local body, resp = self:post(url, inner, { no_retry = true })
+  if not body then return nil, resp end
+  self.key, self.thumb = new_key, nil
+  return body
+end
+
+-- The account URL the CA holds for key (newAccount with onlyReturnExisting,
+-- signed by key with its jwk; RFC 8555 §7.3.1).  The client's own key and
+-- account are untouched.  -> URL | nil, problem (accountDoesNotExist when
+-- the CA knows no account with that key)
+function Client:find_account(key)
+  local saved_key, saved_kid, saved_thumb = self.key, self.kid, self.thumb
+  self.key, self.kid = key, nil
+  local acct, url = self:new_account({ only_existing = true })
+  self.key, self.kid, self.thumb = saved_key, saved_kid, saved_thumb
+  if not acct then return nil, url end
+  return url
+end
+
+-- ACME Renewal Information (RFC 9773 §4.1): an unauthenticated GET of
+-- <renewalInfo>/<cert_id>.  -> document, Retry-After seconds (or nil) |
+-- nil, problem, where problem.temporary is true for what may pass by
+-- itself (no answer, a timeout, a 5xx or 429) and false for the rest
+-- (a 4xx, an answer that is not JSON).  The document's fields are the
+-- caller's to check (certbot.ari).  base: the directory's renewalInfo
+-- when the caller already knows it (no directory request then).
+function Client:renewal_info(cert_id, base)
+  if base == nil then
+    local dir, derr = self:directory()
+    if not dir then
+      derr.temporary = true
+      return nil, derr
+    end
+    base = dir.renewalInfo
+  end
+  local berr
+  base, berr = check_url(base, "directory renewalInfo")
+  if not base then
+    berr.temporary = false
+    return nil, berr
+  end
+  local url = base:gsub("/+$", "") .. "/" .. cert_id
+  local resp, err = self:_retrying(url, function() return self.http:request("GET", url, {}) end)
+  if not resp then
+    local p = local_problem(err)
+    p.temporary = true
+    return nil, p
+  end
+  local doc, perr = decode(resp, url)
+  if not doc then
+    perr.temporary = resp.status >= 500 or resp.status == 429
+    return nil, perr
+  end
+  if resp.status ~= 200 then
+    local p = local_problem(("%s: HTTP %d from the CA"):format(url, resp.status))
+    p.temporary = false
+    return nil, p
+  end
+  return doc, resp.retry_after
+end
+
 function M.log_stats(c)
-  log.debug("ACME: %d requests, %d badNonce retries", c.stats.requests, c.stats.bad_nonce_retries)
+  log.debug("ACME: %d requests, %d badNonce retries, %d retries after server errors",
+    c.stats.requests, c.stats.bad_nonce_retries, c.stats.server_retries)
 end
 
 return M

@@ -131,19 +131,22 @@ function M.is_topic(word)
 end
 
 -- scan(args, lenient) -> events, verb_token | nil, message
--- lenient: ignore mistakes and only look for -h/--help/--version, which
--- are returned as { help = topic|true } or { version = true }.
+-- lenient: ignore mistakes (options not known yet may belong to plugins
+-- not loaded yet) and return the first -h/--help/--version, as
+-- { help = topic|true } or { version = true } (or nil), and the events of
+-- the options recognized so far.
 local function scan(args, lenient)
   local events, verb = {}, nil
   local i, n = 1, #args
   local positional_only = false
+  local special
 
   local function fail(msg)
     return nil, "certbot: error: " .. msg
   end
 
   local function help_request(topic)
-    return { help = topic or true }
+    special = special or { help = topic or true }
   end
 
   while i <= n do
@@ -171,14 +174,19 @@ local function scan(args, lenient)
         i = i + 1
       elseif e.type == "help" then
         if lenient then
-          if val then return help_request(val) end
           local nxt = args[i + 1]
-          if nxt and not looks_like_option(nxt) then return help_request(nxt) end
-          return help_request(nil)
+          if val then
+            help_request(val)
+          elseif nxt and not looks_like_option(nxt) then
+            help_request(nxt)
+            i = i + 1
+          else
+            help_request(nil)
+          end
         end
         i = i + 1
       elseif e.type == "version" then
-        if lenient then return { version = true } end
+        if lenient then special = special or { version = true } end
         i = i + 1
       elseif takes_value(e) then
         if val == nil then
@@ -218,10 +226,16 @@ local function scan(args, lenient)
         if e.type == "help" then
           if lenient then
             local rest = tok:sub(j + 1):gsub("^=", "")
-            if rest ~= "" then return help_request(rest) end
             local nxt = args[i + 1]
-            if nxt and not looks_like_option(nxt) then return help_request(nxt) end
-            return help_request(nil)
+            if rest ~= "" then
+              help_request(rest)
+            elseif nxt and not looks_like_option(nxt) then
+              help_request(nxt)
+              consumed_next = true
+            else
+              help_request(nil)
+            end
+            break
           end
           j = j + 1
         elseif takes_value(e) then
@@ -246,7 +260,7 @@ local function scan(args, lenient)
       i = i + (consumed_next and 2 or 1)
     end
   end
-  if lenient then return nil end
+  if lenient then return special, events end
   return events, verb
 end
 
@@ -299,6 +313,14 @@ local actions = {}
 function actions.domains(st, ev)
   local ok, err, code = add_domains(st, ev.value, ev)
   if not ok then return nil, err, code end
+  return true
+end
+
+-- --plugin-dir: each one a directory, relative to the cwd; commas are
+-- part of the name.
+function actions.plugin_dir(st, ev)
+  append_unique(list_of(st, "plugin_dir"), M.abspath(ev.value))
+  st.sources.plugin_dir = { kind = ev.kind, where = ev.where }
   return true
 end
 
@@ -694,6 +716,10 @@ local function homework(st, verb)
       return nil, "--allow-subset-of-names cannot be used with --csr", 1
     end
   end
+  if v.json and verb ~= "certificates" and verb ~= "show_account" and verb ~= "renew" then
+    return nil, "--json only works with the certificates, show_account and renew subcommands ('"
+      .. verb .. "')", 2
+  end
   if v.must_staple then v.staple = true end
   if v.hsts and v.auto_hsts then
     return nil, "Parameters --hsts and --auto-hsts cannot be used simultaneously.", 1
@@ -708,6 +734,60 @@ local function homework(st, verb)
   return true
 end
 
+-- The -c file the events name (the last one), if any.
+local function config_file_of(events)
+  local explicit
+  for _, ev in ipairs(events) do
+    if ev.entry.dest == "config_file" then explicit = ev.value end
+  end
+  return explicit
+end
+
+-- Third-party plugins join the option table before the command line is
+-- read for real, so that their options are known there and in cli.ini (and
+-- --help NAME knows them).  Where to look comes from what a lenient scan
+-- of argv found and from the cli.ini items, with the precedence the full
+-- parse gives them: the command line over every file, a later file over an
+-- earlier one.  Without a plugin directory this costs one stat().
+-- -> a key naming the directories, to compare with the final values.
+local function dirs_key(dirs, cfgdir)
+  return cfgdir .. "\0" .. table.concat(dirs or {}, "\0")
+end
+
+local function load_plugins(events, files)
+  local dirs, cfgdir
+  for _, ev in ipairs(events) do
+    local d = ev.entry.dest
+    if d == "plugin_dir" then
+      dirs = dirs or {}
+      dirs[#dirs + 1] = M.abspath(ev.value)
+    elseif d == "config_dir" then
+      cfgdir = M.abspath(ev.value)
+    end
+  end
+  for fi = #(files or {}), 1, -1 do
+    local fdirs, fcfg
+    for _, it in ipairs(files[fi].items) do
+      if it.key == "plugin-dir" then
+        fdirs = fdirs or {}
+        for _, v in ipairs(type(it.value) == "table" and it.value or { it.value }) do
+          if type(v) == "string" and v ~= "" then fdirs[#fdirs + 1] = M.abspath(v) end
+        end
+      elseif it.key == "config-dir" and type(it.value) == "string" and it.value ~= "" then
+        fcfg = M.abspath(it.value)
+      end
+    end
+    dirs = dirs or fdirs
+    cfgdir = cfgdir or fcfg
+  end
+  cfgdir = cfgdir or options.by_dest("config_dir").default
+  local key = dirs_key(dirs, cfgdir)
+  -- the common case, no plugin directory at all, without loading plugins.lua
+  if not dirs and not require("certbot.core").sys.stat(cfgdir .. "/plugins") then return key end
+  require("certbot.plugins").discover(dirs, cfgdir)
+  return key
+end
+
 function M.parse(argv, opts)
   opts = opts or {}
   local getenv = opts.getenv or os.getenv
@@ -715,8 +795,14 @@ function M.parse(argv, opts)
   for i = 1, #argv do args[i] = argv[i] end
   if args[1] == "help" then args[1] = "--help" end
 
-  -- -h/--help and --version first, as Certbot does; nothing else is read.
-  local req = scan(args, true)
+  -- -h/--help and --version first, as Certbot does; --version reads
+  -- nothing, --help only what tells where plugins are (a broken cli.ini
+  -- does not stop it).
+  local req, early = scan(args, true)
+  if req and req.version then return special(req) end
+  local early_explicit = config_file_of(early)
+  local raw, ferr = cfgfile.read_all(getenv, early_explicit)
+  local early_dirs = load_plugins(early, raw)
   if req then
     if req.help ~= nil and req.help ~= true and not M.is_topic(req.help) then
       return nil, "certbot: error: unknown help topic '" .. req.help .. "' (try --help)", 2
@@ -730,11 +816,11 @@ function M.parse(argv, opts)
   local sc = options.subcommand(verb_token or "run")
 
   -- cli.ini files; -c names one more (the last -c given).
-  local explicit
-  for _, ev in ipairs(cli_events) do
-    if ev.entry.dest == "config_file" then explicit = ev.value end
-  end
-  local files, ferr = cfgfile.load(getenv, explicit)
+  local explicit = config_file_of(cli_events)
+  if explicit ~= early_explicit then raw, ferr = cfgfile.read_all(getenv, explicit) end
+  if not raw then return nil, "certbot: error: " .. ferr, 2 end
+  local files
+  files, ferr = cfgfile.load(getenv, explicit, raw)
   if not files then return nil, "certbot: error: " .. ferr, 2 end
 
   -- What the command line sets, no cli.ini may touch; what a later file
@@ -801,6 +887,10 @@ function M.parse(argv, opts)
 
   v.verb = sc.name
   v.verb_given = verb_token or "run"
+  -- the lenient scan above found the same directories, but in case not
+  if dirs_key(v.plugin_dir, v.config_dir) ~= early_dirs then
+    require("certbot.plugins").discover(v.plugin_dir, v.config_dir)
+  end
   local ok, err, code = homework(st, sc.name)
   if not ok then return nil, err, code end
 

@@ -180,22 +180,50 @@ function M.load_file(path, required)
   return M.events(items, path)
 end
 
--- load(getenv, explicit) -> { {path = p, events = {...}}, ... } | nil, err
--- Every default file that exists, then `explicit` (-c), which must exist.
--- Each file is parsed into fresh tables; nothing is returned unless all of
--- them parsed.
-function M.load(getenv, explicit)
-  local files = M.default_files(getenv)
+-- read_all(getenv, explicit) -> { {path = p, items = {...}}, ... } | nil, err
+-- Every default file that exists, then `explicit` (-c), which must exist,
+-- read and split into items (M.parse), without looking at the option
+-- table: cli.lua reads --plugin-dir and --config-dir from them before the
+-- third-party plugins that add options are loaded.
+function M.read_all(getenv, explicit)
   local out = {}
-  for _, p in ipairs(files) do
-    local evs, err = M.load_file(p, false)
-    if not evs then return nil, err end
-    out[#out + 1] = { path = p, events = evs }
+  local function one(p, required)
+    local text, err, missing = M.read(p, required)
+    if not text then
+      if missing then return true end
+      return nil, err
+    end
+    local items, perr = M.parse(text, p)
+    if not items then return nil, perr end
+    out[#out + 1] = { path = p, items = items }
+    return true
+  end
+  for _, p in ipairs(M.default_files(getenv)) do
+    local ok, err = one(p, false)
+    if not ok then return nil, err end
   end
   if explicit then
-    local evs, err = M.load_file(explicit, true)
+    local ok, err = one(explicit, true)
+    if not ok then return nil, err end
+  end
+  return out
+end
+
+-- load(getenv, explicit[, files]) -> { {path = p, events = {...}}, ... } | nil, err
+-- The files of read_all (or `files`, what it returned earlier) as events.
+-- Each file is parsed into fresh tables; nothing is returned unless all of
+-- them parsed.
+function M.load(getenv, explicit, files)
+  if not files then
+    local err
+    files, err = M.read_all(getenv, explicit)
+    if not files then return nil, err end
+  end
+  local out = {}
+  for _, f in ipairs(files) do
+    local evs, err = M.events(f.items, f.path)
     if not evs then return nil, err end
-    out[#out + 1] = { path = explicit, events = evs }
+    out[#out + 1] = { path = f.path, events = evs }
   end
   return out
 end

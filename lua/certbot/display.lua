@@ -19,6 +19,9 @@ function M.setup(config)
     M.interactive = true
   end
   M.quiet = config.quiet and true or false
+  -- --json: standard output carries the one JSON document; every message
+  -- meant for people (and any question) goes to standard error
+  if config.json then M.out = M.err end
 end
 
 -- A message for the user (standard output), unless --quiet.

@@ -198,11 +198,12 @@ manage certificates:
     certificates    List the certificates Certbot manages
     revoke          Revoke a certificate (give --cert-path or --cert-name)
     delete          Delete a certificate and all of its files
+    profiles        List the certificate profiles the ACME server offers
 
 manage your account:
     register        Create an ACME account
     unregister      Deactivate an ACME account
-    update_account  Change the contact details of an account
+    update_account  Change the contact details or the key of an account
     show_account    Show the details of an account
   --agree-tos       Agree to the ACME server's subscriber agreement
    -m EMAIL         Contact address for the account

@@ -41,11 +41,10 @@ function M.select(config, question)
   if config.configurator then set(config.configurator) end
   if not inst then
     local choices, labels = {}, {}
-    for name in pairs(plugins.BUILTIN) do
+    for _, name in ipairs(plugins.names()) do
       local mod = plugins.load(name)
       if mod and mod.installer and name ~= "null" then choices[#choices + 1] = name end
     end
-    table.sort(choices)
     for i, name in ipairs(choices) do
       labels[i] = ("%s (%s)"):format(plugins.load(name).description or name, name)
     end

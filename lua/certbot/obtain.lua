@@ -38,11 +38,15 @@ function M.server(config)
   return config.server
 end
 
--- context(config) -> ctx: the directories exist, the log is open, the
--- locks are held (logs, config, work: Certbot's order).
-function M.context(config)
+-- context(config[, opts]) -> ctx: the directories exist, the log is open,
+-- the locks are held (logs, config, work: Certbot's order).
+-- opts.shared: take the directory locks shared (renew; see below).
+-- opts.log_setup: replaces log.setup (a parallel renew's worker appends to
+-- its parent's log instead of rotating it).
+function M.context(config, opts)
+  opts = opts or {}
   local ctx = { config = config, locks = {} }
-  local ok, err = log.setup(config.logs_dir, config.max_log_backups, config.verbose_count)
+  local ok, err = (opts.log_setup or log.setup)(config.logs_dir, config.max_log_backups, config.verbose_count)
   if not ok then
     fail(("Unable to write the log in %s (%s); choose another directory with --logs-dir")
       :format(config.logs_dir, err))
@@ -53,8 +57,16 @@ function M.context(config)
   ok, err = storage.makedirs(config.work_dir, 448)
   if not ok then fail("Unable to create the work directory: " .. err) end
   if config.strict_permissions then M.check_ownership(config) end
+  -- Certbot takes an exclusive fcntl lock (lockf) on each .certbot.lock,
+  -- and so do our other subcommands.  renew takes shared ones (OFD read
+  -- locks, core.proc): any exclusive holder, Certbot or ours, still
+  -- excludes a renew and is excluded by it, but two renews (a parallel
+  -- renew's workers, or runs for different --cert-names) share the
+  -- directories, and per-lineage locks (renew.lua) keep them apart.
+  local lock = sys.lock
+  if opts.shared then lock = function(path) return core.proc.lock(path, "shared") end end
   for _, dir in ipairs({ config.logs_dir, config.config_dir, config.work_dir }) do
-    local lk, lerr, why = sys.lock(dir .. "/.certbot.lock")
+    local lk, lerr, why = lock(dir .. "/.certbot.lock")
     if not lk then
       if why == "busy" then
         fail(("Another instance of Certbot is already running (%s is locked)."):format(dir .. "/.certbot.lock"))
@@ -145,21 +157,21 @@ function M.client(ctx, opts)
     ctx.client, ctx.account = cached.client, cached.account
     return cached.client
   end
+  if type(server) ~= "string" or not server:match("^https://") then
+    fail(("The ACME server URL must start with https://: %s"):format(M.printable(server)), 2)
+  end
   local c, err = acme.new({ directory = server, http = M.http_options(config) })
   if not c then fail(tostring(err)) end
   local dir, derr = c:directory()
   if not dir then fail(("Unable to reach the ACME server at %s: %s"):format(server, tostring(derr))) end
   ctx.client, ctx.account = c, nil
   if not opts.no_account then
-    local accounts = account.list(ctx.backend, server)
-    local acc
-    if config.account then
-      for _, a in ipairs(accounts) do if a.id == config.account then acc = a end end
-      if not acc then fail(("Account %s does not exist for %s"):format(config.account, server)) end
+    -- --account (also an id from before a key rollover), the only one, a
+    -- menu, or under -n an error listing the ids
+    local acc = account.choose(config, account.list(ctx.backend, server), server)
+    if acc then
+      acc = account.settle(ctx.backend, server, acc, c) -- a rollover cut short
     else
-      acc = accounts[1]
-    end
-    if not acc then
       acc = account.register(config, ctx.backend, c, M.account_key_spec(config))
       display.notify("Account registered.")
     end
@@ -170,12 +182,9 @@ function M.client(ctx, opts)
   return c
 end
 
--- Account keys: ECDSA P-256 (ES256, which every RFC 8555 CA must accept).
+-- Account keys: --account-key-type, ECDSA P-256 by default (account.key_spec).
 function M.account_key_spec(config)
-  if config.account_key_type == "rsa" then
-    return { type = "rsa", param = 2048 }
-  end
-  return { type = "ec", param = "P-256" }
+  return account.key_spec(config)
 end
 
 ---------------------------------------------------------------------------
@@ -269,13 +278,27 @@ end
 -- authorize(ctx, order, auth) -> failures (array of { identifier, problem })
 -- Runs perform() once for every pending authorization's challenge, answers
 -- them, waits, and always runs cleanup().
-function M.authorize(ctx, order, auth, deadline, domains)
+-- ids: the identifiers asked for ({type=, value=}); an authorization for
+-- anything else is refused before any challenge is touched.
+function M.authorize(ctx, order, auth, deadline, domains, ids)
   local config, client = ctx.config, ctx.client
   local preferred = M.preferred_challenges(config.pref_challs)
   local pending, failures = {}, {}
+  local asked
+  if ids then
+    asked = {}
+    for _, id in ipairs(ids) do
+      asked[id.type .. ":" .. id.value:lower():gsub("^%*%.", "")] = true
+    end
+  end
   for _, url in ipairs(order.authorizations) do
     local authz, err = client:authorization(url)
     if not authz then fail("Unable to fetch an authorization: " .. tostring(err)) end
+    local id = authz.identifier
+    if asked and not asked[tostring(id.type) .. ":" .. id.value:lower()] then
+      fail(("The CA sent an authorization for %s, which was not asked for (%s)")
+        :format(M.printable(tostring(id.type) .. " " .. id.value), url))
+    end
     if authz.status == "pending" then
       pending[#pending + 1] = authz
     elseif authz.status ~= "valid" then
@@ -355,15 +378,22 @@ function M.authorize(ctx, order, auth, deadline, domains)
   return failures
 end
 
+-- s with control and non-ASCII bytes shown as "?", at most 200 bytes:
+-- for a string from the CA in a one-line message.
+function M.printable(s)
+  return (tostring(s):sub(1, 200):gsub("[%c\128-\255]", "?"))
+end
+
 -- Certbot's report of failed authorizations.
 function M.report_failures(config, failures)
   local lines = { ("Certbot failed to authenticate some domains (authenticator: %s). The Certificate "
     .. "Authority reported these problems:"):format(tostring(config.authenticator)) }
   for _, f in ipairs(failures) do
     local p = f.problem or {}
-    local t = p.type and tostring(p.type):gsub("^urn:ietf:params:acme:error:", "") or "error"
+    local t = p.type and M.printable(tostring(p.type):gsub("^urn:ietf:params:acme:error:", "")) or "error"
+    -- the CA's words, on one line each: no control characters reach the terminal
     lines[#lines + 1] = ("  Domain: %s\n  Type:   %s\n  Detail: %s\n"):format(
-      f.identifier, t, p.detail or tostring(p.message or p))
+      f.identifier, t, (tostring(p.detail or p.message or p):gsub("%c", " ")))
   end
   if config.authenticator == "standalone" or config.authenticator == "webroot" then
     lines[#lines + 1] = "Hint: The Certificate Authority failed to download the challenge files from the "
@@ -416,6 +446,74 @@ function M.split_chain(pem)
   return { cert = cert, chain = chain, fullchain = cert .. chain }
 end
 
+-- The profiles the CA's directory offers (meta.profiles, draft-ietf-acme-
+-- profiles): a sorted array of { name =, description = }; empty when none.
+function M.offered_profiles(dir)
+  local out = {}
+  local p = type(dir) == "table" and type(dir.meta) == "table" and dir.meta.profiles
+  if type(p) ~= "table" then return out end
+  for name, desc in pairs(p) do
+    if type(name) == "string" then
+      out[#out + 1] = { name = name, description = type(desc) == "string" and desc or "" }
+    end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+-- The profile to ask for: --required-profile (the CA must offer it, else
+-- the run fails) or --preferred-profile (used when offered, else the CA's
+-- default, with a notice).  Given both, the one given on this run wins; on
+-- the same footing, the required one.  -> name | nil
+function M.choose_profile(config, dir)
+  local req, pref = config.required_profile, config.preferred_profile
+  if req == "" then req = nil end
+  if pref == "" then pref = nil end
+  if not req and not pref then return nil end
+  if req and pref then
+    if config:set_by_user("required_profile") and config:set_by_user("preferred_profile") then
+      fail("--preferred-profile and --required-profile cannot be used together", 2)
+    end
+    if config:set_by_user("preferred_profile") then req = nil else pref = nil end
+  end
+  local offered = M.offered_profiles(dir)
+  local names_list = {}
+  for _, p in ipairs(offered) do
+    if p.name == (req or pref) then return p.name end
+    names_list[#names_list + 1] = p.name
+  end
+  local what = #names_list > 0 and ("it offers: " .. M.printable(table.concat(names_list, ", ")))
+    or "it offers no profiles"
+  if req then
+    fail(("The ACME server does not offer the required profile '%s' (%s)"):format(req, what))
+  end
+  display.notify(("The ACME server does not offer the profile '%s' (%s); using its default profile.")
+    :format(pref, what))
+  return nil
+end
+
+-- A CA's problem that says when to come back (a 429 rateLimited, or a
+-- 503 whose Retry-After is too long to wait out in process) is kept on
+-- ctx.ca_retry_after (seconds) for renew to record; then the run fails.
+local function fail_with(ctx, prefix, err)
+  if type(err) == "table" and err.retry_after and (err.status == 429 or err.status == 503) then
+    ctx.ca_retry_after = err.retry_after
+  end
+  fail(prefix .. tostring(err))
+end
+
+-- The CertID (RFC 9773 §4.1) a new order of a renewal names in
+-- "replaces": the lineage's current certificate, when the CA has ARI and
+-- this is not a dry run (which must not mark the real one as replaced).
+local function replaces(ctx, client)
+  local lineage = ctx.lineage
+  if not lineage or ctx.config.dry_run or type(client.dir.renewalInfo) ~= "string" then return nil end
+  local pem = lineage:read("cert")
+  local id = pem and crypto.ari_cert_id(pem)
+  if not id then log.info("%s: no CertID for the replaces field", lineage.name) end
+  return id
+end
+
 -- request: { domains = {...}, ips = {...}, key = key userdata (for the CSR)
 --            or csr_der = DER (user's CSR) }
 -- -> { cert=, chain=, fullchain=, domains = {...} } (domains: what was issued)
@@ -425,23 +523,20 @@ function M.certificate(ctx, request)
   local auth = ctx.auth
   local deadline = sys.monotonic() + (tonumber(config.issuance_timeout) or 90)
   local domains = request.domains
-  local extra = {}
-  if config.preferred_profile or config.required_profile then
-    local profiles = (client.dir.meta or {}).profiles
-    local want = config.required_profile or config.preferred_profile
-    if type(profiles) == "table" and profiles[want] then
-      extra.profile = want
-    elseif config.required_profile then
-      fail(("The ACME server does not offer the required profile '%s'"):format(want))
-    else
-      display.notify(("The ACME server does not offer the profile '%s'; using its default."):format(want))
-    end
-  end
+  local extra = { profile = M.choose_profile(config, client.dir), replaces = replaces(ctx, client) }
 
   while true do
     local ids = M.identifiers(domains, request.ips)
     local order, err = client:new_order(ids, extra)
-    if not order then fail("Unable to place the order: " .. tostring(err)) end
+    -- the CA will not take "replaces" (it was replaced already, or the CA
+    -- refuses the field): once more without it (RFC 9773 §5)
+    if not order and extra.replaces and (acme.is_problem(err, "alreadyReplaced")
+        or acme.is_problem(err, "malformed")) then
+      log.info("the CA refused replaces=%s (%s); ordering again without it", extra.replaces, tostring(err))
+      extra.replaces = nil
+      order, err = client:new_order(ids, extra)
+    end
+    if not order then fail_with(ctx, "Unable to place the order: ", err) end
     if config.dry_run then
       -- a dry run must really validate: drop authorizations the CA reuses
       local dropped = false
@@ -457,13 +552,13 @@ function M.certificate(ctx, request)
         if not order then fail("Unable to place the order: " .. tostring(err)) end
       end
     end
-    local failures = M.authorize(ctx, order, auth, deadline, domains)
+    local failures = M.authorize(ctx, order, auth, deadline, domains, ids)
     if #failures == 0 then
       local csr = request.csr_der or crypto.make_csr(request.key, ids, { must_staple = config.must_staple })
       local final, ferr = client:finalize(order, csr, deadline)
-      if not final then fail("Failed to finalize the order: " .. tostring(ferr)) end
+      if not final then fail_with(ctx, "Failed to finalize the order: ", ferr) end
       local pem, alternates = client:download(final.certificate)
-      if not pem then fail("Failed to download the certificate: " .. tostring(alternates)) end
+      if not pem then fail_with(ctx, "Failed to download the certificate: ", alternates) end
       pem = M.choose_chain(client, pem, alternates, config.preferred_chain)
       local result = M.split_chain(pem)
       result.domains = domains
@@ -547,13 +642,28 @@ function M.renewal_params(ctx)
     params[#params + 1] = { "webroot_map", { section = sec } }
   end
   known.webroot_map = true
+  -- a profile given now replaces a stored one of the other kind
+  if config:set_by_user("preferred_profile") or config:set_by_user("required_profile") then
+    known.preferred_profile, known.required_profile = true, true
+  end
   return params
 end
 
--- The name of a new lineage.
-function M.lineage_name(config, domains)
+-- The name of a new lineage: --cert-name, else the first identifier (the
+-- first -d name, or the first --ip-address when there is none).
+function M.lineage_name(config, domains, ips)
   if config.certname and config.certname ~= "" then return config.certname end
-  return (domains[1]:gsub("^%*%.", ""))
+  local first = domains[1] or (ips or {})[1]
+  return (first:gsub("^%*%.", ""))
+end
+
+-- Every identifier on a lineage's certificate: DNS names, then addresses.
+function M.lineage_identifiers(lineage)
+  local dns, info = M.lineage_domains(lineage)
+  local out = {}
+  for _, d in ipairs(dns) do out[#out + 1] = d end
+  for _, ip in ipairs(info and info.ips or {}) do out[#out + 1] = ip end
+  return out
 end
 
 function M.lineage_domains(lineage)
@@ -583,7 +693,7 @@ function M.find_lineage(ctx, domains)
   for _, d in ipairs(domains) do want[d] = true end
   local subset
   for _, l in ipairs(storage.all(backend).lineages) do
-    local have = M.lineage_domains(l)
+    local have = M.lineage_identifiers(l)
     local same, all_in = #have == #domains, true
     for _, d in ipairs(have) do
       if not want[d] then same, all_in = false, false end
@@ -609,7 +719,7 @@ function M.decide(ctx, lineage, how, domains)
   local config = ctx.config
   if not lineage then return "newcert" end
   if how == "named" then
-    local have = M.lineage_domains(lineage)
+    local have = M.lineage_identifiers(lineage)
     if not same_set(have, domains) then
       local added, removed = {}, {}
       local hs, ds = {}, {}
@@ -629,7 +739,7 @@ function M.decide(ctx, lineage, how, domains)
   end
   if how == "subset" then
     if config.expand then return "renew" end
-    local have = M.lineage_domains(lineage)
+    local have = M.lineage_identifiers(lineage)
     local q = ("You have an existing certificate that contains a portion of the domains you "
       .. "requested (ref: %s)\n\nIt contains these names: %s\n\nYou requested these names for "
       .. "the new certificate: %s.\n\nDo you want to expand and replace this existing certificate "

@@ -119,6 +119,11 @@ M.subcommands = {
     help = "Show the server configuration changes made by Certbot",
     usage = "certbot config_changes [options]",
     description = "Options for choosing which configuration changes are shown" },
+  { name = "profiles", impl = "certbot.commands.profiles",
+    help = "List the certificate profiles the ACME server offers",
+    usage = "certbot profiles [--server URL] [options]",
+    description = "Show the names and descriptions of the certificate profiles in the "
+      .. "ACME server's directory, which --preferred-profile and --required-profile take" },
   { name = "plugins", impl = "certbot.commands.plugins",
     help = "List the plugins that are installed and usable",
     usage = "certbot plugins [options]",
@@ -211,8 +216,11 @@ M.list = {
       .. "unless --cert-name says otherwise." },
   { names = { "--ip-address" }, dest = "ip_addresses", type = "list", metavar = "IP_ADDRESS",
     default = {}, topic = "optional", also = RUN_CERTONLY,
-    help = "IP addresses to put on the certificate (if the CA issues for IP addresses). "
-      .. "Repeat the option or give a comma-separated list." },
+    help = "IP addresses to put on the certificate (RFC 8738; the CA must issue for IP "
+      .. "addresses), with -d or instead of it. Repeat the option or give a comma-separated "
+      .. "list. IPv4 as a.b.c.d; IPv6 in any form (brackets allowed), written as RFC 5952 "
+      .. "has it (2001:db8::1). Only http-01 and tls-alpn-01 can prove an address. Without "
+      .. "-d the lineage is named after the first address." },
   { names = { "--eab-kid" }, dest = "eab_kid", type = "string", metavar = "EAB_KID",
     topic = "optional", also = { "run", "certonly", "register" },
     help = "Key identifier for External Account Binding, as given by the CA." },
@@ -293,8 +301,13 @@ M.list = {
     help = "Make a new private key on every renewal (the default); clears --reuse-key "
       .. "on an existing lineage." },
   { names = { "--new-key" }, dest = "new_key", type = "flag", topic = "automation",
+    also = { "update_account" },
     help = "Make a new private key for this renewal or replacement even when the lineage "
-      .. "has --reuse-key; with --reuse-key too, the new key is kept from then on." },
+      .. "has --reuse-key; with --reuse-key too, the new key is kept from then on. With "
+      .. "update_account: replace the account key (RFC 8555 key rollover) with a new key "
+      .. "of --account-key-type, or of the current key's kind; the server stops accepting "
+      .. "the old key, and the account ID, which Certbot derives from the key, changes "
+      .. "with it (the account's directory and the lineages naming it follow)." },
   { names = { "--allow-subset-of-names" }, dest = "allow_subset_of_names", type = "flag",
     renewal = true, topic = "automation", also = { "renew", "certonly" },
     help = "Do not fail when some of the names cannot be validated: obtain a certificate "
@@ -304,8 +317,12 @@ M.list = {
     default_text = "Ask",
     help = "Agree to the ACME server's subscriber agreement." },
   { names = { "--account" }, dest = "account", type = "string", metavar = "ACCOUNT_ID",
-    renewal = true, topic = "automation", also = { "unregister", "update_account", "show_account" },
-    help = "The ID of the account to use, when there is more than one." },
+    renewal = true, topic = "automation",
+    also = { "unregister", "update_account", "show_account", "run", "certonly" },
+    help = "The ID of the account to use when the server has more than one (the names of "
+      .. "the directories under <config-dir>/accounts/<server>/; show_account --json "
+      .. "shows an account's ID). Without it, a terminal gets a menu and -n an error "
+      .. "listing the IDs. An ID the account had before a key rollover still finds it." },
   { names = { "--duplicate" }, dest = "duplicate", type = "flag", topic = "automation",
     help = "Create a new lineage even though one with the same names exists (both are "
       .. "then renewed separately)." },
@@ -326,6 +343,12 @@ M.list = {
     topic = "register", deprecated = "Use the update_account subcommand.",
     help = "Change the details of an existing account (e-mail address) instead of "
       .. "creating one. Replaced by the update_account subcommand." },
+  { names = { "--account-key-type" }, dest = "account_key_type", type = "choice",
+    choices = { "rsa", "ecdsa" }, metavar = "ACCOUNT_KEY_TYPE", topic = "register",
+    also = { "update_account", "run", "certonly" }, default_text = "ecdsa",
+    help = "Kind of key for a new account: ecdsa (P-256, signing with ES256) or rsa "
+      .. "(--rsa-key-size bits, at least 2048, signing with RS256). With update_account "
+      .. "--new-key, the kind of the replacement key." },
   { names = { "-m", "--email" }, dest = "email", type = "string", metavar = "EMAIL",
     topic = "register", also = { "update_account", "unregister", "automation" },
     default_text = "Ask",
@@ -399,12 +422,16 @@ M.list = {
       .. "max-age step by step on later renewals. Not allowed with --hsts." },
   { names = { "--required-profile" }, dest = "required_profile", type = "string",
     metavar = "REQUIRED_PROFILE", renewal = true, topic = "security",
-    also = { "certonly", "renew", "run" },
-    help = "Ask the CA for this certificate profile and fail if it does not offer it." },
+    also = { "certonly", "renew", "run", "profiles" },
+    help = "Ask the CA for this certificate profile (a name from its directory's "
+      .. "meta.profiles; 'certbot profiles' lists them) and fail if it does not offer it. "
+      .. "Stored for renewal; replaces a stored --preferred-profile." },
   { names = { "--preferred-profile" }, dest = "preferred_profile", type = "string",
     metavar = "PREFERRED_PROFILE", renewal = true, topic = "security",
-    also = { "certonly", "renew", "run" },
-    help = "Ask the CA for this certificate profile when it offers it, else use its default." },
+    also = { "certonly", "renew", "run", "profiles" },
+    help = "Ask the CA for this certificate profile when it offers it ('certbot profiles' "
+      .. "lists them); otherwise say so and take the CA's default profile. Stored for "
+      .. "renewal; replaces a stored --required-profile." },
   { names = { "--preferred-chain" }, dest = "preferred_chain", type = "string",
     metavar = "PREFERRED_CHAIN", renewal = true, topic = "security",
     also = { "certonly", "renew", "run" },
@@ -431,8 +458,9 @@ M.list = {
     help = "Address Certbot listens on for the http-01 challenge. Empty: all addresses, "
       .. "IPv6 and IPv4 on one socket (\"::\"), or 0.0.0.0 on a host without IPv6." },
   { names = { "--https-port" }, dest = "https_port", type = "int", metavar = "HTTPS_PORT",
-    default = 443, topic = "testing", also = { "nginx" },
-    help = "Port the web server serves HTTPS on, for installers that need to know it." },
+    default = 443, renewal = true, topic = "testing", also = { "nginx", "apache" },
+    help = "Port the web server serves HTTPS on, for installers that need to know it. "
+      .. "Stored for renewal when given." },
   { names = { "--tls-alpn-01-port" }, dest = "tls_alpn01_port", type = "int",
     metavar = "TLS_ALPN01_PORT", default = 443, renewal = true, topic = "testing",
     also = { "standalone" }, old_dest = "tls_sni_01_port",
@@ -456,6 +484,19 @@ M.list = {
   { names = { "--no-random-sleep-on-renew" }, dest = "random_sleep_on_renew",
     type = "flag_false", default = true, topic = "renew", hidden = true,
     help = "Do not sleep a random while before a non-interactive renew." },
+  { names = { "--max-parallel" }, dest = "max_parallel", type = "int", min = 1,
+    metavar = "N", default = 4, topic = "renew",
+    help = "Renew up to N (at most 64) lineages at the same time, each in its own process (output "
+      .. "lines start with [lineage name]); 1 renews them one after the other. Pre hooks "
+      .. "still run once before the first renewal and post hooks once after the last. "
+      .. "Lineages that cannot share a moment run one at a time: standalone ones on the "
+      .. "same port, lineages with a name in common, and those of installers such as "
+      .. "nginx and apache (renewed in the main process). Lineages renewed in parallel "
+      .. "cannot ask questions: they behave as under -n." },
+  { names = { "--renew-worker" }, dest = "renew_worker", type = "flag", topic = "renew",
+    hidden = true,
+    help = "Internal: renew the one lineage of --cert-name for a parallel renew, which "
+      .. "passes its lock and a result channel as descriptors 3 and 4." },
 
   -- paths -------------------------------------------------------------
   { names = { "--cert-path" }, dest = "cert_path", type = "path", metavar = "CERT_PATH",
@@ -482,10 +523,12 @@ M.list = {
   { names = { "--server" }, dest = "server", type = "string", metavar = "SERVER",
     default = M.DEFAULT_SERVER, renewal = true, topic = "paths",
     help = "URL of the ACME server's directory resource." },
-  { names = { "--plugin-dir" }, dest = "plugin_dir", type = "path", metavar = "PLUGIN_DIR",
-    abspath = true, topic = "paths",
-    help = "Also look for third-party plugins (Lua files) in this directory, before "
-      .. "<config-dir>/plugins." },
+  { names = { "--plugin-dir" }, dest = "plugin_dir", type = "list", action = "plugin_dir",
+    metavar = "PLUGIN_DIR", renewal = true, topic = "paths", also = { "plugins" },
+    help = "Also load third-party plugins (Lua files, see docs/plugins.md) from this "
+      .. "directory, before those in <config-dir>/plugins. Give it several times for "
+      .. "several directories. A directory or file that group or others may write, or "
+      .. "(as root) not owned by root, is refused. Renewal looks here again." },
 
   -- subcommand options --------------------------------------------------
   { names = { "--csr" }, dest = "csr", type = "path", metavar = "CSR", topic = "certonly",
@@ -544,6 +587,18 @@ M.list = {
     topic = "revoke", default_text = "Ask",
     help = "After revoking, keep the lineage. Careful: 'renew' will then try to renew "
       .. "the revoked certificate." },
+  { names = { "--json" }, dest = "json", type = "flag", topic = "manage",
+    also = { "certificates", "show_account", "renew" },
+    help = "Print one JSON object on standard output instead of the text, for programs "
+      .. "(certificates, show_account and renew only). Field names are stable and "
+      .. "documented in docs/json.md: certificates gives format_version, "
+      .. "certificates[] (name, serial, key_type, domains, ip_addresses, not_after, status, "
+      .. "test_cert, version, paths, renewal_conf, account, server, authenticator, "
+      .. "installer) and invalid[]; show_account gives format_version, server and account "
+      .. "(id, url, status, thumbprint, key, contact, emails, created_at, certificates); "
+      .. "renew gives format_version, dry_run, renewed[], not_due[], failed[] and "
+      .. "parse_failures[], and sends every message meant for people to standard error. "
+      .. "Times are ISO 8601 in UTC (2025-01-31T12:00:00Z). Exit codes do not change." },
   { names = { "--num" }, dest = "num", type = "int", metavar = "NUM", topic = "config_changes",
     help = "How many past changes to show." },
   { names = { "--checkpoints" }, dest = "checkpoints", type = "int", metavar = "N",
@@ -957,7 +1012,7 @@ for _, d in ipairs(dns) do
       help = id == "google"
         and "JSON key file of a Google Cloud service account allowed to change the zone "
           .. "(optional on Google Compute Engine, where the instance's account is used)."
-        or provider .. " credentials INI file." }
+        or (id == "rfc2136" and "RFC 2136" or provider) .. " credentials INI file." }
   end
   if id == "google" then
     specs[#specs + 1] = { name = "project", metavar = "DNS_GOOGLE_PROJECT",

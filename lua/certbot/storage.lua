@@ -105,6 +105,8 @@ function M.makedirs(path, mode)
 end
 
 function FS:conf_path(name) return self.root .. "/renewal/" .. name .. ".conf" end
+-- The per-lineage renewal lock (renew.lua); Certbot reads only *.conf here.
+function FS:lock_path(name) return self.root .. "/renewal/." .. name .. ".lock" end
 function FS:archive_dir(name) return self:_p("archive", name) end
 function FS:live_dir(name) return self:_p("live", name) end
 
@@ -258,6 +260,20 @@ function FS:get_pending(name)
   return text and math.tointeger(tonumber(text:match("%d+")))
 end
 
+-- Temp files a killed run left (sys.write_atomic's and symlink_swap's
+-- ".<base>.<hex>.tmp") in the lineage's archive and live dirs and beside
+-- its renewal conf.  Callers hold the lineage's lock.
+function FS:remove_temps(name)
+  local function sweep(dir, prefix)
+    for _, f in ipairs(sys.listdir(dir) or {}) do
+      if f:sub(1, #prefix) == prefix and f:match("^%..*%.%x+%.tmp$") then sys.unlink(dir .. "/" .. f) end
+    end
+  end
+  sweep(self:archive_dir(name), ".")
+  sweep(self:live_dir(name), ".")
+  sweep(self.root .. "/renewal", "." .. name .. ".conf.")
+end
+
 function FS:clear_pending(name)
   if sys.lstat(self:_p("archive", name, ".deploy-pending")) then
     return sys.unlink(self:_p("archive", name, ".deploy-pending"))
@@ -301,6 +317,7 @@ function FS:remove_lineage(name)
   end
   rm_dir(self:live_dir(name))
   rm_dir(self:archive_dir(name))
+  if sys.lstat(self:lock_path(name)) then sys.unlink(self:lock_path(name)) end
   if first_err then return nil, first_err end
   return true
 end
@@ -521,10 +538,18 @@ function Lineage:save_successor(files, params, opts)
     if not files.privkey then
       files.privkey = check(backend:read_archive(name, "privkey", prev))
     end
+    -- The key is created 0600 and only opened up to the previous key's
+    -- group bits once it has that key's group: never readable, even for
+    -- an instant, by a group the previous key did not have.
     local mode, gid = successor_key_mode(backend, name, prev)
-    check(backend:write_archive(name, new, files, mode))
-    if gid then sys.chown(backend:archive_path(name, "privkey", new), -1, gid) end
+    -- pending first: a run killed once the new version is complete leaves
+    -- it pending, so the next run makes it live and runs its deploy hooks
+    -- (an incomplete pending version is dropped by recover)
     check(backend:set_pending(name, new))
+    check(backend:write_archive(name, new, files, KEY_MODE))
+    local key_path = backend:archive_path(name, "privkey", new)
+    if gid then sys.chown(key_path, -1, gid) end
+    if mode ~= KEY_MODE then check(sys.chmod(key_path, mode)) end
     check(backend:link_live(name, new))
     if params then
       local text = build_conf(backend, name, opts.version or core.version, params, self.conf)
@@ -548,6 +573,7 @@ end
 -- renew reads the cert without looking at the links again.
 function Lineage:recover()
   local backend, name = self.backend, self.name
+  if backend.remove_temps then backend:remove_temps(name) end
   local live = self:consistent_version()
   if not live then
     local newest = M.newest_complete_version(backend, name)

@@ -48,9 +48,8 @@ describe("standalone: challenges per name, old spellings, default address #integ
   before_each(function() cb = helper.new(srv) end)
   after_each(function() cb:cleanup() end)
 
-  it("answers http-01 and tls-alpn-01 side by side for different names of one order", function()
-    -- tls-alpn-01 first; the plugin does it for DNS names only, so the IP
-    -- address in the same order gets http-01: both responders at once
+  it("answers tls-alpn-01 for the names and the address of one order", function()
+    -- tls-alpn-01 first: for DNS names, and (RFC 8738 §6) for an IP address too
     local args = { "certonly", "--standalone", "--preferred-challenges", "tls-alpn-01,http-01",
       "--http-01-port", tostring(http_port), "--tls-alpn-01-port", tostring(tls_port),
       "--tls-alpn-01-address", "127.0.0.1", "-d", "mixed.example.org",
@@ -60,8 +59,8 @@ describe("standalone: challenges per name, old spellings, default address #integ
     local log = log_of(cb)
     assert.matches("tls%-alpn%-01 challenge for mixed%.example%.org", log)
     assert.matches("tls%-alpn%-01 challenge for www%.mixed%.example%.org", log)
-    assert.matches("http%-01 challenge for 127%.0%.0%.1", log)
-    assert.equal(1, count(log, "Listening for http-01 on 127.0.0.1:" .. http_port))
+    assert.matches("tls%-alpn%-01 challenge for 127%.0%.0%.1", log)
+    assert.equal(0, count(log, "Listening for http-01"))
     assert.equal(1, count(log, "Listening for tls-alpn-01 on 127.0.0.1:" .. tls_port))
     local p = cb:live("mixed.example.org")
     assert.same({ "DNS:mixed.example.org", "DNS:www.mixed.example.org", "IP Address:127.0.0.1" },
@@ -71,7 +70,7 @@ describe("standalone: challenges per name, old spellings, default address #integ
     assert.matches("\npref_challs = tls%-alpn%-01, http%-01\n", conf)
   end)
 
-  it("answers both types side by side when renewing such an order", function()
+  it("answers tls-alpn-01 for names and address again when renewing such an order", function()
     local args = { "certonly", "--standalone", "--preferred-challenges", "tls-alpn-01,http-01",
       "--http-01-port", tostring(http_port), "--tls-alpn-01-port", tostring(tls_port),
       "--tls-alpn-01-address", "127.0.0.1", "-d", "remix.example.org", "--ip-address", "127.0.0.1" }
@@ -84,7 +83,7 @@ describe("standalone: challenges per name, old spellings, default address #integ
     assert.same({ "DNS:remix.example.org", "IP Address:127.0.0.1" }, sans(p.cert))
     local log = log_of(cb)
     assert.matches("tls%-alpn%-01 challenge for remix%.example%.org", log)
-    assert.matches("http%-01 challenge for 127%.0%.0%.1", log)
+    assert.matches("tls%-alpn%-01 challenge for 127%.0%.0%.1", log)
   end)
 
   it("takes the guide's tls-sni-01 options with a one-line notice each, end to end", function()

@@ -16,6 +16,12 @@
 -- holds every -d name.  Lineages that cannot be read are listed at the end
 -- under "The following renewal configurations were invalid:".
 --
+-- --json: the same lineages (same filters) as one JSON object on standard
+-- output, with the account each lineage uses, its server, plugins and
+-- paths besides (docs/json.md).  The human listing stays Certbot's, field
+-- for field: the account is not added there (show_account lists the
+-- lineages of an account).
+--
 -- Fast over many lineages: each renewal conf and each live cert file is
 -- read once, and the fields come from a walk over the certificate's DER
 -- (crypto.parse_cert also checks the self-signature and decodes the key
@@ -30,8 +36,10 @@
 -- the many that name none (Let's Encrypt dropped OCSP URLs in 2025) cost
 -- nothing more.
 
+local ari = require("certbot.ari")
 local core = require("certbot.core")
 local display = require("certbot.display")
+local json = require("certbot.json")
 local log = require("certbot.log")
 local obtain = require("certbot.obtain")
 local ocsp = require("certbot.ocsp")
@@ -43,6 +51,9 @@ local M = {}
 
 -- Certbot's display frame.
 M.FRAME = ("- "):rep(39) .. "-"
+
+-- The --json document's format_version (docs/json.md).
+M.FORMAT_VERSION = 1
 
 ---------------------------------------------------------------------------
 -- The fields of a certificate, from its DER
@@ -195,8 +206,18 @@ function M.describe(lineage, version, pem, der)
   for _, d in ipairs(info.dns) do
     if d ~= info.cn then names[#names + 1] = d end
   end
-  for _, ip in ipairs(info.ips or {}) do names[#names + 1] = ip end
-  return { serial = info.serial, names = names, key_type = info.key_type }
+  local ips, is_ip = {}, {}
+  for _, ip in ipairs(info.ips or {}) do
+    names[#names + 1] = ip
+    ips[#ips + 1] = ip
+    is_ip[ip] = true
+  end
+  -- for --json: the DNS names (CN first, as in Domains:) and the addresses
+  local dns = {}
+  for _, n in ipairs(names) do
+    if not is_ip[n] then dns[#dns + 1] = n end
+  end
+  return { serial = info.serial, names = names, key_type = info.key_type, dns = dns, ips = ips }
 end
 
 ---------------------------------------------------------------------------
@@ -228,11 +249,47 @@ function M.expiry_text(not_after)
   return os.date("!%Y-%m-%d %H:%M:%S", not_after) .. "+00:00"
 end
 
-local function entry(l, d, not_after, now, revoked)
+-- The --json object of one lineage (docs/json.md).
+local function json_entry(l, d, not_after, now, revoked, version)
+  local p = l.params
+  local function str(v) return type(v) == "string" and v ~= "" and v or json.null end
+  local test_cert = obtain.is_test_cert(l)
+  return {
+    name = l.name,
+    serial = d.serial,
+    key_type = d.key_type,
+    domains = json.array(d.dns),
+    ip_addresses = json.array(d.ips),
+    not_after = json.time(not_after),
+    status = not_after <= now and "expired" or revoked and "revoked" or "valid",
+    test_cert = test_cert and true or false,
+    version = version,
+    paths = {
+      cert = str(l.conf.keys.cert), chain = str(l.conf.keys.chain),
+      fullchain = str(l.conf.keys.fullchain), privkey = str(l.conf.keys.privkey),
+    },
+    renewal_conf = l.conf_path,
+    account = str(p.account),
+    server = str(p.server),
+    authenticator = str(p.authenticator),
+    installer = str(p.installer),
+  }
+end
+
+-- After "Expiry Date", when renew learned anything from the CA about this
+-- certificate (certbot.ari): "Renewal Window (ARI): <start> to <end>;
+-- renewal planned for <moment>[; see <explanationURL>]" and, after a
+-- refused order, "Renewal Held Until: <time>".  Indented "Key: value"
+-- lines like their neighbours, so scripts that read Certbot's blocks by
+-- their keys keep working; a lineage renew knows nothing about shows
+-- exactly Certbot's block.
+local function entry(l, d, not_after, now, revoked, pem)
+  local ari_lines = pem and ari.describe(l, pem, now)
   return ("  Certificate Name: %s\n    Serial Number: %s\n    Key Type: %s\n    Domains: %s\n"
-    .. "    Expiry Date: %s (%s)\n    Certificate Path: %s\n    Private Key Path: %s"):format(
+    .. "    Expiry Date: %s (%s)\n%s    Certificate Path: %s\n    Private Key Path: %s"):format(
     l.name, d.serial, d.key_type, table.concat(d.names, " "),
     M.expiry_text(not_after), M.status(not_after, now, obtain.is_test_cert(l), revoked),
+    ari_lines and (ari_lines .. "\n") or "",
     tostring(l.conf.keys.fullchain), tostring(l.conf.keys.privkey))
 end
 
@@ -267,8 +324,9 @@ local function sort_by_conf_name(list)
   table.sort(list, function(x, y) return key[x] < key[y] end)
 end
 
--- report(backend, config, now) -> the text inside the frame
-function M.report(backend, config, now)
+-- report(backend, config, now[, as_json]) -> the text inside the frame, or
+-- with as_json the --json object (a table) instead.
+function M.report(backend, config, now, as_json)
   local all = storage.all(backend)
   local lineages, broken = {}, {}
   for _, l in ipairs(all.lineages) do lineages[#lineages + 1] = l end
@@ -278,6 +336,7 @@ function M.report(backend, config, now)
   local want_name = config.certname
   local want_domains = config.domains and #config.domains > 0 and config.domains or nil
   local entries, parsed, checker = {}, 0, {}
+  local items = as_json and json.array() or nil
   for _, l in ipairs(lineages) do
     local pem, version, chain_version = live_cert(l)
     local not_after, err
@@ -300,7 +359,11 @@ function M.report(backend, config, now)
       end
       if show then
         local rev = revoked(checker, l, der or pem, chain_version, not_after, now)
-        entries[#entries + 1] = entry(l, d, not_after, now, rev)
+        if items then
+          items[#items + 1] = json_entry(l, d, not_after, now, rev, version)
+        else
+          entries[#entries + 1] = entry(l, d, not_after, now, rev, pem)
+        end
       end
     else
       broken[#broken + 1] = { name = l.name, path = l.conf_path, error = err }
@@ -320,6 +383,14 @@ function M.report(backend, config, now)
     display.warn(("Renewal configuration file %s produced an unexpected error: %s. Skipping.")
       :format(b.path, why))
     log.debug("%s: %s", b.path, tostring(b.error))
+  end
+
+  if items then
+    local invalid = json.array()
+    for _, b in ipairs(broken) do
+      invalid[#invalid + 1] = { name = b.name, renewal_conf = b.path, error = tostring(b.error) }
+    end
+    return { format_version = M.FORMAT_VERSION, certificates = items, invalid = invalid }
   end
 
   local out = {}
@@ -344,6 +415,11 @@ end
 function M.run(config)
   display.setup(config)
   local ctx = obtain.context(config)
+  if config.json then
+    io.stdout:write(json.encode(M.report(ctx.backend, config, sys.time(), true)), "\n")
+    io.stdout:flush()
+    return 0
+  end
   local text = M.report(ctx.backend, config, sys.time())
   display.notify("\n" .. M.FRAME .. "\n" .. text .. "\n" .. M.FRAME)
   return 0

@@ -74,6 +74,22 @@ local function requested_domains(config)
   return domains
 end
 
+-- The --ip-address values, normalised (RFC 8738 §3 text forms); a bad one
+-- is a usage error naming it.
+local function requested_ips(config)
+  local ips, err = names.ip_addresses(config.ip_addresses)
+  if not ips then errors.usage(err) end
+  return ips
+end
+
+-- Every identifier of a request: the names, then the addresses.
+local function identifiers(domains, ips)
+  local out = {}
+  for _, d in ipairs(domains) do out[#out + 1] = d end
+  for _, ip in ipairs(ips) do out[#out + 1] = ip end
+  return out
+end
+
 local function check_wildcards(domains, auth, config)
   local prefs = auth:challenge_preferences({ type = "dns", value = domains[1] or "" })
   local dns = false
@@ -146,6 +162,7 @@ end
 function M.obtain_and_save(config, opts)
   opts = opts or {}
   local domains = requested_domains(config)
+  local ips = requested_ips(config)
   local csr
   if config.csr then
     local data, err = sys.read_file(config.csr, 1 << 20)
@@ -165,6 +182,13 @@ function M.obtain_and_save(config, opts)
       end
     end
     domains, csr = csr_domains, info
+    -- the CSR's iPAddress SANs join --ip-address (the order must name them all)
+    local csr_ips = names.ip_addresses(info.ips or {}) or {}
+    local seen = {}
+    for _, ip in ipairs(ips) do seen[ip] = true end
+    for _, ip in ipairs(csr_ips) do
+      if not seen[ip] then ips[#ips + 1] = ip end
+    end
   end
   if config.certname then
     local ok, err = names.cert_name(config.certname)
@@ -179,17 +203,19 @@ function M.obtain_and_save(config, opts)
   if not auth then fail(aerr) end
 
   local lineage, how
-  if #domains == 0 and config.certname then
+  if #domains == 0 and #ips == 0 and config.certname then
     lineage = storage.load(ctx.backend, config.certname)
     if lineage then
-      domains = obtain.lineage_domains(lineage)
+      local info
+      domains, info = obtain.lineage_domains(lineage)
+      ips = info and info.ips or {}
       how = "named"
     end
   end
-  if #domains == 0 and opts.choose_names then
+  if #domains == 0 and #ips == 0 and opts.choose_names then
     domains = opts.choose_names(config) or domains
   end
-  if #domains == 0 then
+  if #domains == 0 and #ips == 0 then
     if display.interactive then
       local line = display.input("Please enter the domain name(s) you would like on your certificate "
         .. "(comma and/or space separated)")
@@ -215,8 +241,8 @@ function M.obtain_and_save(config, opts)
     obtain.client(ctx)
     local result
     M.with_hooks(ctx, function()
-      display.notify("Requesting a certificate for " .. M.describe(domains))
-      result = obtain.certificate(ctx, { domains = domains, csr_der = csr.der })
+      display.notify("Requesting a certificate for " .. M.describe(identifiers(domains, ips)))
+      result = obtain.certificate(ctx, { domains = domains, ips = ips, csr_der = csr.der })
     end)
     if config.dry_run then
       display.notify("The dry run was successful.")
@@ -230,8 +256,9 @@ function M.obtain_and_save(config, opts)
     return nil, result
   end
 
-  if not how then lineage, how = obtain.find_lineage(ctx, domains) end
-  local action = obtain.decide(ctx, lineage, how, domains)
+  local wanted = identifiers(domains, ips)
+  if not how then lineage, how = obtain.find_lineage(ctx, wanted) end
+  local action = obtain.decide(ctx, lineage, how, wanted)
   if action == "reinstall" then
     if not opts.installer then
       display.notify("Certificate not yet due for renewal; no action taken.")
@@ -250,16 +277,16 @@ function M.obtain_and_save(config, opts)
     local key, reused
     if lineage then
       key, reused = obtain.renewal_key(ctx, lineage)
-      display.notify("Renewing an existing certificate for " .. M.describe(domains))
+      display.notify("Renewing an existing certificate for " .. M.describe(wanted))
     else
       key = obtain.new_key(config)
-      display.notify("Requesting a certificate for " .. M.describe(domains))
+      display.notify("Requesting a certificate for " .. M.describe(wanted))
     end
     if config.must_staple then
       display.warn("Warning: OCSP Must-Staple is requested; many CAs (Let's Encrypt among them) "
         .. "no longer issue such certificates.")
     end
-    result = obtain.certificate(ctx, { domains = domains, key = key, ips = config.ip_addresses })
+    result = obtain.certificate(ctx, { domains = domains, key = key, ips = ips })
     result.privkey = (not reused) and key:pem() or nil
     if config.dry_run then return end
     local params = obtain.renewal_params(ctx)
@@ -268,14 +295,18 @@ function M.obtain_and_save(config, opts)
         fullchain = result.fullchain, privkey = result.privkey }, params)
       if not v then fail("Unable to save the renewed certificate: " .. serr) end
       log.info("saved version %d of %s", v, lineage.name)
+      -- the ARI window and any hold were about the certificate just replaced
+      local cok, cerr = require("certbot.ari").clear(lineage)
+      if not cok then log.warning("%s: could not clear its ARI state: %s", lineage.name, tostring(cerr)) end
     else
-      local l, serr = storage.new_lineage(ctx.backend, obtain.lineage_name(config, result.domains),
+      local l, serr = storage.new_lineage(ctx.backend, obtain.lineage_name(config, result.domains, ips),
         { cert = result.cert, chain = result.chain, fullchain = result.fullchain, privkey = result.privkey },
         params)
       if not l then fail("Unable to save the certificate: " .. serr) end
       lineage = l
     end
-    run_deploy_hook(config, ctx.backend:live_dir(lineage.name), result.domains, action == "renew")
+    run_deploy_hook(config, ctx.backend:live_dir(lineage.name), identifiers(result.domains, ips),
+      action == "renew")
     lineage:deploy_done()
   end)
 

@@ -1,6 +1,8 @@
--- plugins: list the plugins this build has (--authenticators,
--- --installers to filter), and with --init / --prepare check that each
--- one can be set up here.
+-- plugins: list the plugins this build has and the third-party ones found
+-- in --plugin-dir and <config-dir>/plugins (--authenticators, --installers
+-- to filter), and with --init / --prepare check that each one can be set
+-- up here.  "Entry point" names the module of a built-in plugin and the
+-- file of a third-party one.
 
 local display = require("certbot.display")
 local plugins = require("certbot.plugins")
@@ -12,9 +14,7 @@ local SEP = string.rep("- ", 40):sub(1, 79)
 function M.run(config)
   local want = {}
   for _, i in ipairs(config.ifaces or {}) do want[i] = true end
-  local list = {}
-  for name in pairs(plugins.BUILTIN) do list[#list + 1] = name end
-  table.sort(list)
+  local list = plugins.names()
   local out = { SEP }
   for _, name in ipairs(list) do
     local mod, err = plugins.load(name)
@@ -26,7 +26,7 @@ function M.run(config)
       if mod.installer then ifaces[#ifaces + 1] = "Installer" end
       ifaces[#ifaces + 1] = "Plugin"
       out[#out + 1] = ("* %s\nDescription: %s\nInterfaces: %s\nEntry point: %s = %s")
-        :format(name, mod.description or name, table.concat(ifaces, ", "), name, plugins.BUILTIN[name])
+        :format(name, mod.description or name, table.concat(ifaces, ", "), name, plugins.origin(name))
       if config.init or config.prepare then
         local ok, inst = pcall(mod.new, config)
         out[#out + 1] = ok and ("Initialized: %s plugin"):format(name)
