@@ -147,3 +147,14 @@ bench: all
 
 clean:
 	rm -rf $(B)
+
+# The long fault sweeps (TESTPLAN A, B; spec/integration/sweeps_spec.lua,
+# tagged #faults) and the lock/permission cases, then docs/reliability.md
+# from the results they append to $(B)/faults-results.jsonl.
+.PHONY: test-faults
+test-faults: all
+	rm -f $(B)/faults-results.jsonl
+	rc=0; CERTBOT_BUILD=$(B) busted --lua=$(LUA) --exclude-tags=none --tags=faults spec || rc=$$?; \
+	CERTBOT_BUILD=$(B) busted --lua=$(LUA) spec/integration/locks_perms_spec.lua || rc=$$?; \
+	$(LUA) -e 'package.path="./?.lua;lua/?.lua;"..package.path; package.cpath="$(B)/lib/?.so;"..package.cpath; io.write(require("spec.helpers.consistency").report("$(B)/faults-results.jsonl"))' > docs/reliability.md.tmp \
+	&& mv docs/reliability.md.tmp docs/reliability.md; exit $$rc

@@ -877,10 +877,10 @@ static void *serve(void *arg)
 			s->pfds[nfds].fd = s->conns[i]->fd;
 			s->pfds[nfds++].events = conn_events(s->conns[i]);
 		}
-		if (next < 0)
-			timeout = -1;
-		else if (next - now > INT_MAX)
-			timeout = INT_MAX;
+		/* At most a second between looks at `stopping`: should the
+		 * eventfd wake-up ever be lost, stop() still returns promptly. */
+		if (next < 0 || next - now > 1000)
+			timeout = 1000;
 		else
 			timeout = (int)(next - now);
 
@@ -927,9 +927,8 @@ static void server_stop(struct sa_server *s)
 	if (s->running) {
 		uint64_t one = 1;
 		atomic_store(&s->stopping, 1);
-		if (write(s->evfd, &one, sizeof one) < 0) {
-			/* the counter cannot overflow from one write */
-		}
+		while (write(s->evfd, &one, sizeof one) < 0 && errno == EINTR)
+			; /* else the loop's 1 s poll timeout sees `stopping` */
 		pthread_join(s->thread, NULL);
 		s->running = 0;
 	}

@@ -72,13 +72,14 @@ local function rotate(path, keep)
   sys.unlink(path .. "." .. keep)
   for i = keep - 1, 1, -1 do
     if exists(i) then
-      local ok, err = sys.rename(path .. "." .. i, path .. "." .. (i + 1))
-      if not ok then return nil, err end
+      local ok, err, code = sys.rename(path .. "." .. i, path .. "." .. (i + 1))
+      -- ENOENT: a run started at the same moment rotated it first
+      if not ok and code ~= 2 then return nil, err end
     end
   end
   if sys.lstat(path) then
-    local ok, err = sys.rename(path, path .. ".1")
-    if not ok then return nil, err end
+    local ok, err, code = sys.rename(path, path .. ".1")
+    if not ok and code ~= 2 then return nil, err end
   end
   return true
 end

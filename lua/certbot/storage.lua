@@ -10,7 +10,7 @@
 -- A new lineage commits when its renewal conf is written: until then the
 -- archive holds a ".incomplete" marker, and a later run removes such a
 -- leftover and reuses its name.  A successor is written to the archive in
--- full before any live link moves; the renewal conf is written last.
+-- full before any live link moves; its renewal conf before the links too.
 
 local core = require("certbot.core")
 local sys = core.sys
@@ -264,14 +264,31 @@ end
 -- ".<base>.<hex>.tmp") in the lineage's archive and live dirs and beside
 -- its renewal conf.  Callers hold the lineage's lock.
 function FS:remove_temps(name)
-  local function sweep(dir, prefix)
-    for _, f in ipairs(sys.listdir(dir) or {}) do
+  local function sweep(dir, prefix, list)
+    for _, f in ipairs(list or sys.listdir(dir) or {}) do
       if f:sub(1, #prefix) == prefix and f:match("^%..*%.%x+%.tmp$") then sys.unlink(dir .. "/" .. f) end
     end
   end
   sweep(self:archive_dir(name), ".")
   sweep(self:live_dir(name), ".")
-  sweep(self.root .. "/renewal", "." .. name .. ".conf.")
+  -- renewal/ holds every lineage's conf: it is listed once a run and its
+  -- temp files indexed by the conf they were for, not scanned once a
+  -- lineage (that made a no-op renew of 1,000 lineages quadratic).  A temp
+  -- file of this conf made after the listing can only be ours: we hold the
+  -- lineage's lock.
+  if not self.renewal_temps then
+    local temps = {}
+    for _, f in ipairs(sys.listdir(self.root .. "/renewal") or {}) do
+      local base = f:match("^%.(.+%.conf)%.%x+%.tmp$")
+      if base then
+        temps[base] = temps[base] or {}
+        table.insert(temps[base], f)
+      end
+    end
+    self.renewal_temps = temps
+  end
+  local mine = self.renewal_temps[name .. ".conf"]
+  if mine then sweep(self.root .. "/renewal", "." .. name .. ".conf.", mine) end
 end
 
 function FS:clear_pending(name)
@@ -534,6 +551,7 @@ function Lineage:save_successor(files, params, opts)
   local versions = backend:archive_versions(name)
   local prev = self:version() or versions[#versions]
   local new = (versions[#versions] or 0) + 1
+  local linking = false
   local ok, err = pcall(function()
     if not files.privkey then
       files.privkey = check(backend:read_archive(name, "privkey", prev))
@@ -550,13 +568,24 @@ function Lineage:save_successor(files, params, opts)
     local key_path = backend:archive_path(name, "privkey", new)
     if gid then sys.chown(key_path, -1, gid) end
     if mode ~= KEY_MODE then check(sys.chmod(key_path, mode)) end
-    check(backend:link_live(name, new))
+    -- the conf before the links: a conf that cannot be written (a full
+    -- disk) still leaves the lineage as it was
     if params then
       local text = build_conf(backend, name, opts.version or core.version, params, self.conf)
       check(backend:write_conf(name, text))
     end
+    linking = true
+    check(backend:link_live(name, new))
   end)
-  if not ok then return nil, type(err) == "table" and err.message or tostring(err) end
+  if not ok then
+    -- failed before any live link moved (a full disk, an I/O error): take
+    -- back what this run wrote, so the lineage is as it was
+    if not linking then
+      for _, k in ipairs(M.KINDS) do sys.unlink(backend:archive_path(name, k, new)) end
+      backend:clear_pending(name)
+    end
+    return nil, type(err) == "table" and err.message or tostring(err)
+  end
   return new
 end
 
