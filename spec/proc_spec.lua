@@ -15,9 +15,20 @@ end
 
 local function rm_rf(p) os.execute("rm -rf '" .. p .. "'") end
 
+-- Under `make asan` certbot.core is instrumented: a lua5.4 child loading
+-- it needs the ASan runtime preloaded (spec/helpers/init.lua took
+-- LD_PRELOAD away from this process's children).
+local ASAN_PRELOAD
+if os.getenv("CERTBOT_SAN") then
+  local p = io.popen("cc -print-file-name=libasan.so")
+  ASAN_PRELOAD = p and p:read("l")
+  if p then p:close() end
+end
+
 -- The environment plus what a lua5.4 child needs to load certbot.core.
 local function env(extra)
   local e = { "LUA_CPATH=" .. BUILD .. "/lib/?.so;;" }
+  if ASAN_PRELOAD then e[#e + 1] = "LD_PRELOAD=" .. ASAN_PRELOAD end
   for _, kv in ipairs(extra or {}) do e[#e + 1] = kv end
   for _, kv in ipairs(sys.environ()) do
     if not kv:match("^LUA_CPATH=") then e[#e + 1] = kv end
