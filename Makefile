@@ -22,16 +22,18 @@ C_TESTS  := $(patsubst spec/c/%.c,$(B)/ctest/%,$(sort $(wildcard spec/c/test_*.c
 EXE := $(B)/certbot
 SO  := $(B)/lib/certbot/core.so
 
-.PHONY: all ctests test check man test-c test-lua asan fuzz lint install rock demo bench clean help
+.PHONY: all ctests test check man test-c test-lua asan fuzz fuzz-short valgrind lint install rock demo bench clean help
 
 all: $(EXE) $(SO)
 
 help:
 	@echo "make            build $(EXE) and $(SO)"
 	@echo "make test       busted specs (Lua 5.4) and C tests; ends with 'N passed, N failed'"
-	@echo "make check      lint + test + asan: what CI runs"
-	@echo "make asan       C tests and crypto specs under AddressSanitizer + UBSan"
+	@echo "make check      lint + test + asan + fuzz-short + valgrind: what CI runs"
+	@echo "make asan       C tests, #core specs and integration specs under ASan + UBSan"
 	@echo "make fuzz       libFuzzer targets (spec/fuzz/), FUZZ_TIME=$(FUZZ_TIME) s each"
+	@echo "make fuzz-short the same, FUZZ_SHORT_TIME=$(FUZZ_SHORT_TIME) s each (CI)"
+	@echo "make valgrind   certonly and a no-op renew of 100 lineages under valgrind"
 	@echo "make lint       luacheck over lua/, plugins/, spec/"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
 	@echo "make rock       luarocks make (Lua 5.4) from rocks/certbot-scm-1.rockspec"
@@ -73,30 +75,46 @@ ctests: $(C_TESTS)
 test: all $(C_TESTS)
 	@sh spec/run.sh $(B)
 
-# Everything CI runs: lint, the specs and C tests, and the sanitizer pass;
-# the last line totals them all.
+# Everything CI runs: lint, the specs and C tests, the sanitizer pass, a
+# short fuzz pass (each target counts as one test) and the valgrind runs
+# (two tests); the last line totals them all.
 check:
 	@rm -f $(B)/counts
 	$(MAKE) lint
 	$(MAKE) all ctests
 	@COUNTS=$(CURDIR)/$(B)/counts sh spec/run.sh $(B); s1=$$?; \
 	 $(MAKE) --no-print-directory asan COUNTS=$(CURDIR)/$(B)/counts; s2=$$?; \
+	 $(MAKE) --no-print-directory fuzz-short COUNTS=$(CURDIR)/$(B)/counts; s4=$$?; \
+	 $(MAKE) --no-print-directory valgrind COUNTS=$(CURDIR)/$(B)/counts; s5=$$?; \
 	 sh spec/run.sh --total $(B)/counts; s3=$$?; \
-	 [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] && [ $$s3 -eq 0 ]
+	 [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] && [ $$s3 -eq 0 ] && [ $$s4 -eq 0 ] && [ $$s5 -eq 0 ]
 
-# Sanitizers: a separate tree, so the normal build stays as it is.
+# Sanitizers: a separate tree, so the normal build stays as it is.  The C
+# tests, the #core specs, then integration specs against $(B)/asan/certbot
+# with the normal build's module on the spec side (spec/run.sh says why).
+# The whole integration suite takes as long under ASan as without (~6 min,
+# mostly waiting on Pebble), so CI runs a representative subset, issuance,
+# renewal and lineage management, plus the executable's J4 limits;
+# SAN_INTEGRATION=spec/integration runs all.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-asan:
+SAN_INTEGRATION ?= spec/integration/certonly_spec.lua spec/integration/renew_spec.lua \
+                   spec/integration/manage_spec.lua spec/limits_spec.lua
+asan: all
 	$(MAKE) B=$(B)/asan EXTRA_CFLAGS="$(ASAN_FLAGS)" all ctests
-	@ASAN_LIB=$$($(CC) -print-file-name=libasan.so) SAN=1 COUNTS=$(COUNTS) sh spec/run.sh $(B)/asan
+	@ASAN_LIB=$$($(CC) -print-file-name=libasan.so) SAN=1 SAN_HOST=$(B) COUNTS=$(COUNTS) \
+	  SAN_INTEGRATION="$(SAN_INTEGRATION)" sh spec/run.sh $(B)/asan
 
 # libFuzzer targets (spec/fuzz/fuzz_*.c): the core built by clang with
 # fuzzer instrumentation, ASan and UBSan in its own tree; each target runs
 # FUZZ_TIME seconds from its seed corpus (spec/fuzz/corpus/<name>/; new
-# inputs go to a scratch copy under $(FUZZ_B)).  A crash, leak, timeout or
-# sanitizer report fails the run; the input is kept as $(FUZZ_B)/crash-*.
+# inputs go to a scratch copy under $(FUZZ_B)).  A crash, leak, timeout,
+# sanitizer report or broken property fails the target; the input is kept
+# as $(FUZZ_B)/crash-<name>-*, to replay with `$(FUZZ_B)/fuzz_<name> FILE`.
+# Every target runs; with COUNTS set (make check) each is one test there.
+# fuzz-short is CI's pass: FUZZ_SHORT_TIME seconds each.
 FUZZ_CC   ?= clang-14
 FUZZ_TIME ?= 20
+FUZZ_SHORT_TIME ?= 5
 FUZZ_B    := $(B)/fuzz
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS = -O1 -g $(FUZZ_SAN) $(WARN) -std=c11 -D_GNU_SOURCE -DCERTBOT_FUZZ -Icsrc $(PKG_CFLAGS)
@@ -108,19 +126,38 @@ $(FUZZ_B)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_B)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz.h $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -llua5.4 $(CORE_LIBS) -lm
+# Targets that go through Lua (fuzz_lua.h) load the tree's Lua modules
+# and their driver spec/fuzz/fuzz_<name>.lua from CB_FUZZ_TREE.
+$(FUZZ_B)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz.h spec/fuzz/fuzz_lua.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DCB_FUZZ_TREE='"$(CURDIR)"' -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) \
+	  $(CJSON_A) -llua5.4 $(CORE_LIBS) -lm
 
 fuzz: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_BINS); do \
+	@ok=0; bad=0; for t in $(FUZZ_BINS); do \
 	  n=$${t##*/fuzz_}; c=$(FUZZ_B)/corpus/$$n; rm -rf $$c; mkdir -p $$c; \
 	  echo "# fuzz_$$n: $(FUZZ_TIME) s from spec/fuzz/corpus/$$n"; \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+	  if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$n- $$c spec/fuzz/corpus/$$n \
-	    > $(FUZZ_B)/$$n.log 2>&1 || { tail -n 60 $(FUZZ_B)/$$n.log; echo "fuzz_$$n FAILED"; exit 1; }; \
-	  echo "  $$(grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' $(FUZZ_B)/$$n.log | tr -s ' \n' '  ')"; \
-	  done; echo "fuzz: $(words $(FUZZ_BINS)) targets, no crash"
+	    > $(FUZZ_B)/$$n.log 2>&1; then \
+	    ok=$$((ok + 1)); \
+	    echo "#   $$(grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' $(FUZZ_B)/$$n.log | tr -s ' \n' '  ')"; \
+	  else \
+	    bad=$$((bad + 1)); tail -n 60 $(FUZZ_B)/$$n.log; echo "fuzz_$$n FAILED"; \
+	  fi; \
+	  done; \
+	  [ -z "$(COUNTS)" ] || echo "$$ok $$bad 0" >> $(COUNTS); \
+	  if [ $$bad -eq 0 ]; then echo "# fuzz: $$ok targets, no crash"; \
+	  else echo "fuzz: $$bad of $$((ok + bad)) targets FAILED"; exit 1; fi
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME)
+
+# TESTPLAN J2: certonly against Pebble and a no-op renew over 100 lineages
+# under valgrind (spec/helpers/valgrind.lua); fails on exit 99 (a memory
+# error or a definite leak) or on a failed run.  Reports: $(B)/valgrind/.
+valgrind: all
+	@COUNTS=$(COUNTS) $(LUA) spec/helpers/valgrind.lua $(B)
 
 lint:
 	luacheck -q lua plugins spec csrc/gen_embed.lua

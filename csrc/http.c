@@ -1528,3 +1528,131 @@ int cb_open_http(lua_State *L)
 	luaL_newlib(L, http_funcs);
 	return 1;
 }
+
+#ifdef CERTBOT_FUZZ
+/* ---- entry point for spec/fuzz/fuzz_http_headers.c ----
+ * Compiled only with -DCERTBOT_FUZZ (`make fuzz`); prototype in
+ * spec/fuzz/fuzz.h.  The input is a response's header block as curl hands
+ * it over, one line per on_header() call; the header parsers then get the
+ * values of the headers ACME reads.  abort()s when something that must
+ * hold for every input does not:
+ *  - the block kept stays within max_header (one cut at the cap is not
+ *    parsed: the transfer ends there, as in do_request);
+ *  - Retry-After is 0..RETRY_AFTER_MAX; an HTTP-date that parses
+ *    re-parses to the same time from its IMF-fixdate form;
+ *  - every Link entry has a URL string and a one-word lowercase rel;
+ *    Location resolves to a string;
+ *  - a nonce taken is base64url of at most NONCE_MAX bytes;
+ *  - is_bad_nonce() of the input as a body implies the type is in it. */
+int cb_fuzz_http_headers(const uint8_t *data, size_t size);
+int cb_fuzz_http_headers(const uint8_t *data, size_t size)
+{
+	static const char base[] = "https://ca.test/acme/order/1";
+	const char *s = (const char *)data, *end = s + size, *p;
+	http_client c;
+	lua_State *L;
+	int links;
+
+	if (pthread_once(&curl_once, curl_load) != 0 || curl_load_error[0])
+		abort();
+	memset(&c, 0, sizeof c);
+	c.max_header = 4096;
+	for (p = s; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+
+		if (on_header((char *)p, 1, n, &c) != n)
+			break;
+		if (c.hdr.len > c.max_header)
+			abort();
+		p += n;
+	}
+	if (c.cap_hit != 0 && c.cap_hit != 2)
+		abort();
+	if (c.cap_hit) {
+		/* the transfer stops there: do_request parses nothing */
+		buf_free(&c.hdr);
+		return 0;
+	}
+	if ((L = luaL_newstate()) == NULL)
+		abort();
+	lua_newtable(L);
+	links = lua_gettop(L);
+	for (p = c.hdr.p; p && p < c.hdr.p + c.hdr.len;) {
+		const char *eol = memchr(p, '\n', (size_t)(c.hdr.p + c.hdr.len - p));
+		const char *colon, *name, *val;
+		size_t name_n, val_n;
+		int64_t secs, t, t2;
+
+		if (eol == NULL)
+			abort(); /* on_header ends every line it keeps */
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon == NULL)
+			goto next;
+		name = p;
+		name_n = (size_t)(colon - p);
+		trim(&name, &name_n);
+		val = colon + 1;
+		val_n = (size_t)(eol - val);
+		trim(&val, &val_n);
+		if (ieq(name, name_n, "retry-after")) {
+			if (parse_retry_after(val, val_n, &secs) && (secs < 0 || secs > RETRY_AFTER_MAX))
+				abort();
+			if (parse_http_date(val, val_n, &t)) {
+				char again[64];
+				struct tm tm;
+				time_t tt = (time_t)t;
+
+				if (gmtime_r(&tt, &tm) == NULL)
+					abort();
+				if (tm.tm_year + 1900 >= 1000 && tm.tm_year + 1900 <= 9999) {
+					size_t an = strftime(again, sizeof again, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+					if (an == 0 || !parse_http_date(again, an, &t2) || t2 != t)
+						abort();
+				}
+			}
+		} else if (ieq(name, name_n, "link")) {
+			lua_Integer i, before = (lua_Integer)lua_rawlen(L, links);
+
+			parse_links(L, links, base, val, val_n);
+			for (i = before + 1; i <= (lua_Integer)lua_rawlen(L, links); i++) {
+				size_t rn, k;
+				const char *rel;
+
+				lua_rawgeti(L, links, i);
+				lua_getfield(L, -1, "url");
+				lua_getfield(L, -2, "rel");
+				rel = lua_tolstring(L, -1, &rn);
+				if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING || rn == 0)
+					abort();
+				for (k = 0; k < rn; k++)
+					if (is_ows(rel[k]) ||
+					    tolower((unsigned char)rel[k]) != (unsigned char)rel[k])
+						abort();
+				lua_pop(L, 3);
+			}
+		} else if (ieq(name, name_n, "location") && val_n > 0) {
+			push_resolved(L, base, val, val_n);
+			if (lua_type(L, -1) != LUA_TSTRING)
+				abort();
+			lua_pop(L, 1);
+		} else if (ieq(name, name_n, "replay-nonce") && nonce_valid(val, val_n)) {
+			size_t k;
+
+			if (val_n > NONCE_MAX)
+				abort();
+			for (k = 0; k < val_n; k++)
+				if (!isalnum((unsigned char)val[k]) && val[k] != '-' && val[k] != '_')
+					abort();
+		}
+next:
+		p = eol + 1;
+	}
+	lua_close(L);
+	buf_free(&c.hdr);
+	if (is_bad_nonce(s, size) && memmem(s, size, "badNonce", 8) == NULL &&
+	    memmem(s, size, "\\u", 2) == NULL)
+		abort();
+	return 0;
+}
+#endif /* CERTBOT_FUZZ */

@@ -281,6 +281,14 @@ static int rsa_params(lua_State *L, OSSL_PARAM_BLD *bld, int *is_private)
 	for (i = 0; i < 8; i++)
 		if (v[i] && (bn[i] = bld_bn(L, bld, rsa_members[i].param, v[i], len[i])) == NULL)
 			return cb_ossl_fail(L, "key_from_jwk"), 0;
+	/* What no real key has, and nothing downstream checks for a public
+	 * key: an even or tiny modulus, an exponent of 0, 1, even or >= n
+	 * (e = 0 even encodes as an empty member, so jwk() of such a key
+	 * would not read back).  16384 bits is OpenSSL's limit for using it. */
+	if (!BN_is_odd(bn[0]) || BN_num_bits(bn[0]) < 1024 || BN_num_bits(bn[0]) > 16384)
+		return cb_fail(L, "key_from_jwk: member 'n' is not an odd modulus of 1024 to 16384 bits"), 0;
+	if (!BN_is_odd(bn[1]) || BN_is_one(bn[1]) || BN_cmp(bn[1], bn[0]) >= 0)
+		return cb_fail(L, "key_from_jwk: member 'e' is not an odd exponent between 1 and n"), 0;
 	if (crt && !n_is_pq(L, bn[0], bn[3], bn[4]))
 		return cb_fail(L, "key_from_jwk: the RSA key's members do not form a valid key"), 0;
 	*is_private = v[2] != NULL;

@@ -794,13 +794,16 @@ static int l_sleep(lua_State *L)
 	lua_Number s = luaL_checknumber(L, 1);
 	struct timespec ts;
 
-	if (s <= 0)
+	if (!(s > 0)) /* also NaN */
 		return 0;
+	if (s > 31536000) /* a year: no UB converting a huge value */
+		s = 31536000;
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	return 0;
+	/* A signal ends the sleep early: SIGINT/SIGTERM then raise their
+	 * error in Lua at once (csrc/main.c). */
+	lua_pushboolean(L, nanosleep(&ts, NULL) == 0);
+	return 1;
 }
 
 static int l_getuid(lua_State *L)

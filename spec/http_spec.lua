@@ -172,6 +172,10 @@ class H(BaseHTTPRequestHandler):
                 ("Link", '<https://x.test/norel>; title=t, garbage, <https://x.test/2>;rel=alternate'),
                 ("Location", "/acct/7"),
             ])
+        elif p == "/clen":
+            # a raw Content-Length value (J4), then the connection closes
+            self.send(200, b"ok", [("Content-Length", qs["v"])], length=False)
+            self.close_connection = True
         elif p == "/problem":
             self.send(400, qs["doc"].encode(), [
                 ("Content-Type", "application/problem+json"),
@@ -454,6 +458,31 @@ describe("core.http against a local server #core", function()
     assert.is_nil(ra("-5"))
     assert.is_nil(ra("3.5"))
     assert.is_nil(ra("badday"))
+  end)
+
+  it("refuses a negative or overflowing Content-Length, and caps a huge one (J4)", function()
+    local c = assert(http.new({ https_only = false, timeout = 5, max_body = 1024 }))
+    local function get(v)
+      return c:request("GET", url("/clen?v=" .. v:gsub("[^%w]", function(ch)
+        return string.format("%%%02X", ch:byte())
+      end)))
+    end
+    local res, err = get("-1")
+    assert.is_nil(res)
+    assert.matches("/clen%?v=%%2D1: .*Content%-Length", err)
+    -- 2^64, 2^64 - 1, 2^63, 2^63 - 1 and beyond: over max_body, refused before reading
+    for _, v in ipairs({ "18446744073709551616", "18446744073709551615", "9223372036854775808",
+      "9223372036854775807", "99999999999999999999999999" }) do
+      res, err = get(v)
+      assert.is_nil(res, v)
+      assert.matches("response body larger than max_body %(1024 bytes%)", err)
+    end
+    -- the honest value still works, and a short one truncates the body
+    res = assert(get("2"))
+    assert.equal("ok", res.body)
+    res = assert(get("1"))
+    assert.equal("o", res.body)
+    c:close()
   end)
 
   it("parses every Link header and resolves Location", function()

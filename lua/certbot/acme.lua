@@ -451,7 +451,8 @@ function Client:download(url)
         or "no Content-Type"))
   end
   local pem = resp.body or ""
-  if #crypto.split_pem(pem) == 0 then
+  local blocks = crypto.split_pem(pem)
+  if not blocks or #blocks == 0 then
     return nil, local_problem(url .. ": the CA sent no PEM certificate")
   end
   local alternates = {}

@@ -222,17 +222,20 @@ end
 -- both quote characters.
 local EDGE = " \r\n\v\t'\""
 
-local function quote(s)
+-- single: a list item or a key, which configobj never triple-quotes.  A
+-- key that starts with "[" is quoted, or it would read as a section.
+local function quote(s, single, key)
   if s == "" then return '""' end
   if s:find("\n", 1, true) then error("confobj: newline in value") end
   local has_s, has_d = s:find("'", 1, true), s:find('"', 1, true)
   if has_s and has_d then
+    if single then error("confobj: cannot be quoted on its own: " .. s) end
     if not s:find("'''", 1, true) then return "'''" .. s .. "'''" end
     if not s:find('"""', 1, true) then return '"""' .. s .. '"""' end
     error("confobj: value cannot be quoted: " .. s)
   end
   if EDGE:find(s:sub(1, 1), 1, true) or EDGE:find(s:sub(-1), 1, true)
-    or s:find(",", 1, true) or s:find("#", 1, true) then
+    or s:find(",", 1, true) or s:find("#", 1, true) or (key and s:sub(1, 1) == "[") then
     if has_d then return "'" .. s .. "'" end
     return '"' .. s .. '"'
   end
@@ -243,7 +246,7 @@ local function format_value(v)
   if type(v) == "table" then
     if #v == 0 then return "," end
     local parts = {}
-    for i, item in ipairs(v) do parts[i] = quote(tostring(item)) end
+    for i, item in ipairs(v) do parts[i] = quote(tostring(item), true) end
     if #parts == 1 then return parts[1] .. "," end
     return table.concat(parts, ", ")
   end
@@ -253,7 +256,7 @@ end
 local function write_section(sec, depth, out)
   for _, k in ipairs(sec.order) do
     if sec.keys[k] ~= nil then
-      out[#out + 1] = ("%s = %s"):format(quote(k), format_value(sec.keys[k]))
+      out[#out + 1] = ("%s = %s"):format(quote(k, true, true), format_value(sec.keys[k]))
     end
   end
   for _, sname in ipairs(sec.section_order) do

@@ -1,7 +1,8 @@
 /*
- * fuzz.h: the entry points csrc/standalone.c has when built with
- * -DCERTBOT_FUZZ (`make fuzz`).  What each checks is written above its
- * definition there; the targets here only hand libFuzzer's input over.
+ * fuzz.h: the entry points csrc/standalone.c and csrc/http.c have when
+ * built with -DCERTBOT_FUZZ (`make fuzz`).  What each checks is written
+ * above its definition there; the targets here only hand libFuzzer's input
+ * over.  (The targets that go through Lua use fuzz_lua.h instead.)
  */
 #ifndef CERTBOT_FUZZ_H
 #define CERTBOT_FUZZ_H
@@ -16,5 +17,6 @@ int cb_fuzz_tls_extensions(const uint8_t *data, size_t size);
 struct sa_server *cb_fuzz_tls_server(const char *name);
 int cb_fuzz_client_hello(struct sa_server *s, const char *name, const uint8_t *data,
 			 size_t size);
+int cb_fuzz_http_headers(const uint8_t *data, size_t size);
 
 #endif
