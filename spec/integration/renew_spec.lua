@@ -137,9 +137,10 @@ describe("renew against Pebble #integration", function()
         .. "\\\"value\\\":\\\"$CERTBOT_VALIDATION\\\"}\" %s/set-txt"):format(srv.challtestsrv),
       "-d", "fail.example.org" })
     assert.equal(0, code, out .. err)
-    -- the stored hook now sets nothing, so the CA refuses
+    -- the stored hook now fails, so this lineage cannot renew (whatever
+    -- the CA's DNS still holds from the first issuance)
     local path = cb.config_dir .. "/renewal/fail.example.org.conf"
-    local conf = proc.read(path):gsub("\nmanual_auth_hook = [^\n]*", "\nmanual_auth_hook = true")
+    local conf = proc.read(path):gsub("\nmanual_auth_hook = [^\n]*", "\nmanual_auth_hook = false")
     assert(sys.write_atomic(path, conf, 420))
     srv.clear_txt("_acme-challenge.fail.example.org")
     code, out, err = cb:run({ "renew", "--force-renewal" })
