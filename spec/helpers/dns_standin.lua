@@ -39,33 +39,14 @@ local function write(path, data, mode)
 end
 
 local function make_certs(dir)
-  local q = proc.quote
-  local log = dir .. "/openssl.log"
-  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-  run("openssl req -x509 " .. ec .. " -keyout " .. q(dir .. "/ca.key") .. " -out "
-    .. q(dir .. "/ca.pem") .. " -days 2 -subj '/CN=certbot spec DNS stand-in CA'", log)
-  write(dir .. "/server.ext", "basicConstraints=critical,CA:FALSE\n"
-    .. "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-    .. "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-  run("openssl req " .. ec .. " -keyout " .. q(dir .. "/key.pem") .. " -out "
-    .. q(dir .. "/server.csr") .. " -subj /CN=localhost", log)
-  run("openssl x509 -req -in " .. q(dir .. "/server.csr") .. " -CA " .. q(dir .. "/ca.pem")
-    .. " -CAkey " .. q(dir .. "/ca.key") .. " -set_serial 3 -days 2 -extfile "
-    .. q(dir .. "/server.ext") .. " -out " .. q(dir .. "/cert.pem"), log)
+  proc.listener_certs(dir, { cn = "certbot spec DNS stand-in CA" })
   -- the Google service account's key (PKCS#8, as in a downloaded JSON key)
+  local log, q = dir .. "/openssl.log", proc.quote
   run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "
     .. q(dir .. "/gsa.key"), log)
   run("openssl pkey -in " .. q(dir .. "/gsa.key") .. " -pubout -out " .. q(dir .. "/gsa.pub"), log)
 end
 
-local function python()
-  local f = io.open("/usr/bin/python3", "rb")
-  if f then
-    f:close()
-    return "/usr/bin/python3"
-  end
-  return "python3"
-end
 
 -- start(opts) -> stand-in.  opts.challtestsrv: pebble-challtestsrv's
 -- management URL (records are mirrored there), or nil; opts.pebble_ca: a CA
@@ -127,7 +108,7 @@ function M.start(opts)
     if opts.pebble_ca then bundle = bundle .. (proc.read(opts.pebble_ca) or "") end
     sd.bundle = write(dir .. "/bundle.pem", bundle, 420)
 
-    pid = proc.spawn({ python(), HERE .. "/dns_standin.py", dir .. "/config.json" },
+    pid = proc.spawn({ proc.python(), HERE .. "/dns_standin.py", dir .. "/config.json" },
       { log = sd.log_path })
     client = assert(core.http.new({ ca_file = sd.ca_file, timeout = 10 }))
     local last

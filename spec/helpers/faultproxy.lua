@@ -27,13 +27,6 @@ M.null = cjson.null
 
 local HERE = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "spec/helpers"
 
-local function run(cmd, log)
-  local ok = os.execute(cmd .. " >>" .. proc.quote(log) .. " 2>&1")
-  if not ok then
-    error("fault proxy helper: command failed: " .. cmd .. "\n" .. (proc.read(log) or ""), 3)
-  end
-end
-
 local function write(path, data, mode)
   assert(core.sys.write_atomic(path, data, mode or 384))
   return path
@@ -41,30 +34,7 @@ end
 
 -- The proxy's CA and listener certificate; san: the subjectAltName
 -- (default the loopback addresses and localhost).
-local function make_certs(dir, san)
-  local q = proc.quote
-  local log = dir .. "/openssl.log"
-  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-  run("openssl req -x509 " .. ec .. " -keyout " .. q(dir .. "/ca.key") .. " -out "
-    .. q(dir .. "/ca.pem") .. " -days 2 -subj '/CN=certbot spec fault proxy CA'", log)
-  write(dir .. "/server.ext", "basicConstraints=critical,CA:FALSE\n"
-    .. "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-    .. "subjectAltName=" .. (san or "IP:127.0.0.1,IP:::1,DNS:localhost") .. "\n")
-  run("openssl req " .. ec .. " -keyout " .. q(dir .. "/key.pem") .. " -out "
-    .. q(dir .. "/server.csr") .. " -subj /CN=localhost", log)
-  run("openssl x509 -req -in " .. q(dir .. "/server.csr") .. " -CA " .. q(dir .. "/ca.pem")
-    .. " -CAkey " .. q(dir .. "/ca.key") .. " -set_serial 4 -days 2 -extfile "
-    .. q(dir .. "/server.ext") .. " -out " .. q(dir .. "/cert.pem"), log)
-end
 
-local function python()
-  local f = io.open("/usr/bin/python3", "rb")
-  if f then
-    f:close()
-    return "/usr/bin/python3"
-  end
-  return "python3"
-end
 
 -- RFC 3339 UTC for a Unix time.
 function M.time(t)
@@ -89,14 +59,14 @@ function M.start(upstream, opts)
   fp.stop = stop
 
   local ok, err = pcall(function()
-    make_certs(dir, opts.san)
+    proc.listener_certs(dir, { cn = "certbot spec fault proxy CA", san = opts.san })
     for _ = 1, 3 do
       local port, control, trap = proc.free_ports(3)
       fp.port, fp.control_port, fp.trap_port = port, control, trap
       write(dir .. "/config.json", cjson.encode({ port = port, control_port = control,
         trap_port = trap, cert = dir .. "/cert.pem", key = dir .. "/key.pem",
         upstream = "https://127.0.0.1:" .. upstream.ports.acme, upstream_ca = upstream.ca_file }))
-      pid = proc.spawn({ python(), HERE .. "/faultproxy.py", dir .. "/config.json" },
+      pid = proc.spawn({ proc.python(), HERE .. "/faultproxy.py", dir .. "/config.json" },
         { log = fp.log_path })
       ctl = ctl or assert(core.http.new({ https_only = false, timeout = 10 }))
       local ready = proc.wait_until(function()

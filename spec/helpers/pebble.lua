@@ -25,34 +25,6 @@ M.default_ports = {
   tlsalpn01 = 5001,   -- where pebble validates tls-alpn-01 (config tlsPort)
 }
 
-local function run(cmd, log)
-  local ok = os.execute(cmd .. " >>" .. proc.quote(log) .. " 2>&1")
-  if not ok then
-    error("pebble helper: command failed: " .. cmd .. "\n" .. (proc.read(log) or ""), 3)
-  end
-end
-
--- A CA and a listener certificate for 127.0.0.1, ::1 and localhost.
-local function make_certs(dir)
-  local q = proc.quote
-  local log = dir .. "/openssl.log"
-  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-  run("openssl req -x509 " .. ec .. " -keyout " .. q(dir .. "/ca.key") .. " -out "
-    .. q(dir .. "/ca.pem") .. " -days 2 -subj '/CN=certbot spec Pebble listener CA'", log)
-  local ext = dir .. "/server.ext"
-  local f = assert(io.open(ext, "w"))
-  f:write("basicConstraints=critical,CA:FALSE\n",
-    "keyUsage=critical,digitalSignature\n",
-    "extendedKeyUsage=serverAuth\n",
-    "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n")
-  f:close()
-  run("openssl req " .. ec .. " -keyout " .. q(dir .. "/key.pem") .. " -out "
-    .. q(dir .. "/server.csr") .. " -subj /CN=localhost", log)
-  run("openssl x509 -req -in " .. q(dir .. "/server.csr") .. " -CA " .. q(dir .. "/ca.pem")
-    .. " -CAkey " .. q(dir .. "/ca.key") .. " -set_serial 2 -days 2 -extfile " .. q(ext)
-    .. " -out " .. q(dir .. "/cert.pem"), log)
-end
-
 -- want: nil (the defaults), "auto" (free ports for acme, management, dns
 -- and challtestsrv; the validation ports stay 5002/5001), or a table of
 -- ports by name, where auto = true picks free ports for those four unless
@@ -109,7 +81,7 @@ local function start(opts)
   srv.stop = stop
 
   local ok, err = pcall(function()
-    make_certs(dir)
+    proc.listener_certs(dir, { cn = "certbot spec Pebble listener CA" })
     local config = {
       listenAddress = "127.0.0.1:" .. ports.acme,
       managementListenAddress = "127.0.0.1:" .. ports.management,

@@ -139,4 +139,44 @@ function M.free_ports(n)
   return table.unpack(out)
 end
 
+-- listener_certs(dir[, opts]): a CA (dir/ca.pem, ca.key) and a server
+-- certificate it signed (dir/cert.pem, key.pem) for a TLS listener the
+-- specs start on loopback (Pebble, the fault proxy, the DNS stand-ins).
+-- opts.cn: the CA's common name; opts.san: the server's subjectAltName
+-- (default 127.0.0.1, ::1 and localhost).  Errors name the command.
+function M.listener_certs(dir, opts)
+  opts = opts or {}
+  local q = M.quote
+  local log = dir .. "/openssl.log"
+  local function run(cmd)
+    if not os.execute(cmd .. " >>" .. q(log) .. " 2>&1") then
+      error("openssl failed: " .. cmd .. "\n" .. (M.read(log) or ""), 3)
+    end
+  end
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+  run("openssl req -x509 " .. ec .. " -keyout " .. q(dir .. "/ca.key") .. " -out "
+    .. q(dir .. "/ca.pem") .. " -days 2 -subj " .. q("/CN=" .. (opts.cn or "certbot spec listener CA")))
+  local ext = dir .. "/server.ext"
+  local f = assert(io.open(ext, "w"))
+  f:write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n",
+    "extendedKeyUsage=serverAuth\nsubjectAltName=",
+    opts.san or "IP:127.0.0.1,IP:::1,DNS:localhost", "\n")
+  f:close()
+  run("openssl req " .. ec .. " -keyout " .. q(dir .. "/key.pem") .. " -out "
+    .. q(dir .. "/server.csr") .. " -subj /CN=localhost")
+  run("openssl x509 -req -in " .. q(dir .. "/server.csr") .. " -CA " .. q(dir .. "/ca.pem")
+    .. " -CAkey " .. q(dir .. "/ca.key") .. " -set_serial 2 -days 2 -extfile " .. q(ext)
+    .. " -out " .. q(dir .. "/cert.pem"))
+end
+
+-- Debian's python3 (its standard library is what the spec servers use).
+function M.python()
+  local f = io.open("/usr/bin/python3", "rb")
+  if f then
+    f:close()
+    return "/usr/bin/python3"
+  end
+  return "python3"
+end
+
 return M
