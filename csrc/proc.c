@@ -53,6 +53,7 @@
 
 typedef struct plock {
 	int fd;
+	off_t size; /* the file's size when it was locked */
 } plock;
 
 typedef struct pfd {
@@ -93,7 +94,7 @@ static int ofd_lock(int fd, short type)
 
 /* Is fd still the file at path?  A lock taken on a file that was unlinked
  * (or replaced) between open and lock protects nothing. */
-static int same_file(int fd, const char *path, int *err)
+static int same_file(int fd, const char *path, off_t *size, int *err)
 {
 	struct stat a, b;
 
@@ -101,6 +102,7 @@ static int same_file(int fd, const char *path, int *err)
 		*err = errno;
 		return -1;
 	}
+	*size = a.st_size;
 	if (stat(path, &b) != 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -131,6 +133,7 @@ static int l_lock(lua_State *L)
 	int attempt;
 
 	lk->fd = -1;
+	lk->size = 0;
 	luaL_setmetatable(L, PLOCK_MT);
 	for (attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
 		int err = 0, same;
@@ -146,7 +149,7 @@ static int l_lock(lua_State *L)
 				return busy(L, path);
 			return fail_errno(L, path, err);
 		}
-		same = same_file(lk->fd, path, &err);
+		same = same_file(lk->fd, path, &lk->size, &err);
 		if (same == 1)
 			return 1;
 		close(lk->fd);
@@ -176,10 +179,11 @@ static int l_adopt_lock(lua_State *L)
 	luaL_argcheck(L, fd > 2, 1, "not an inherited descriptor");
 	lk = lua_newuserdatauv(L, sizeof *lk, 0);
 	lk->fd = -1;
+	lk->size = 0;
 	luaL_setmetatable(L, PLOCK_MT);
 	if (fcntl(fd, F_GETFD) < 0)
 		return cb_fail(L, "descriptor %d: %s", fd, strerror(errno));
-	same = same_file(fd, path, &err);
+	same = same_file(fd, path, &lk->size, &err);
 	if (same < 0)
 		return fail_errno(L, path, err);
 	if (same == 0)
@@ -215,6 +219,16 @@ static int plock_fileno(lua_State *L)
 	if (lk->fd < 0)
 		return 0;
 	lua_pushinteger(L, lk->fd);
+	return 1;
+}
+
+/* lk:size() -> the lock file's size when the lock was taken (a caller
+ * may keep a flag in it: certbot.storage's dirty mark). */
+static int plock_size(lua_State *L)
+{
+	plock *lk = luaL_checkudata(L, 1, PLOCK_MT);
+
+	lua_pushinteger(L, (lua_Integer)lk->size);
 	return 1;
 }
 
@@ -788,6 +802,7 @@ static const luaL_Reg proc_funcs[] = {
 static const luaL_Reg lock_methods[] = {
 	{ "unlock", plock_release },
 	{ "fileno", plock_fileno },
+	{ "size", plock_size },
 	{ NULL, NULL }
 };
 

@@ -158,6 +158,44 @@ static int l_write_atomic(lua_State *L)
 	return 1;
 }
 
+/* flag(path, on) -> true | nil, err, errno: a flag kept as the size of a
+ * file that is written in place, never replaced, so its inode (and any
+ * lock on it) stays.  on: the file (created 0600 when missing) holds
+ * "1\n", durably (fsync, and the directory's when it was created) before
+ * this returns, so nothing written after it can outlive it on disk.  off:
+ * the file is emptied, not durably (a lost "off" costs only one needless
+ * look); a missing file stays missing. */
+static int l_flag(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int on = lua_toboolean(L, 2);
+	int created = 0, err = 0, fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		if (!on) {
+			lua_pushboolean(L, 1);
+			return 1;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		created = 1;
+	}
+	if (fd < 0)
+		return fail_errno(L, path, errno);
+	if (ftruncate(fd, 0) != 0)
+		err = errno;
+	else if (on && ((err = write_all(fd, "1\n", 2)) != 0 || fsync(fd) != 0))
+		err = err ? err : errno;
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0 && created)
+		err = fsync_dir_of(path);
+	if (err != 0)
+		return fail_errno(L, path, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* read_file(path[, max]) -> data | nil, err
  * A regular file smaller than the stack buffer (renewal confs, PEM files:
  * what a no-op renew reads, two per lineage) takes one read() of its size
@@ -1089,6 +1127,7 @@ static int l_conf_read(lua_State *L)
 
 static const luaL_Reg sys_funcs[] = {
 	{ "write_atomic", l_write_atomic },
+	{ "flag", l_flag },
 	{ "read_file", l_read_file },
 	{ "conf_read", l_conf_read },
 	{ "mkdir", l_mkdir },

@@ -261,13 +261,23 @@ describe("storage (filesystem backend)", function()
       assert.equal("someone else's", read(arch .. "/cert1.pem"))
     end)
 
+    it("reuses the name of one killed while writing its .incomplete marker (only a temp file there)", function()
+      local arch = root .. "/archive/x.example"
+      assert(sys.mkdir(arch, 448))
+      write(arch .. "/..incomplete.0123456789ab.tmp", "")
+      local l = assert(storage.new_lineage(b, "x.example", files, params()))
+      assert.equal("x.example", l.name)
+      assert.is_false(exists(arch .. "/..incomplete.0123456789ab.tmp"))
+    end)
+
     it("removes what it wrote when it cannot finish, leaving no leftover", function()
       -- renewal/ is missing and cannot be created: a file sits there
       rm_rf(root .. "/renewal")
       write(root .. "/renewal", "not a directory")
       local l, err = storage.new_lineage(b, "x.example", files, params())
       assert.is_nil(l)
-      assert.matches("renewal/x.example.conf", err, 1, true)
+      -- (the first thing it writes there is the dirty mark)
+      assert.matches(root .. "/renewal/.x.example.lock: Not a directory", err, 1, true)
       assert.is_false(exists(root .. "/archive/x.example"))
       assert.is_false(exists(root .. "/live/x.example"))
     end)
@@ -536,6 +546,91 @@ describe("storage (filesystem backend)", function()
     end)
   end)
 
+  -- A lineage is marked dirty (its renewal/.NAME.lock non-empty) from
+  -- before a run writes into its archive or live dir until nothing is
+  -- left to finish; recover looks for temp files and a pending version
+  -- only in a marked lineage.
+  describe("the dirty mark", function()
+    local l, lock, arch, live
+    before_each(function()
+      assert(b:setup())
+      l = assert(storage.new_lineage(b, "x.example", cert_set("x.example"), params()))
+      lock, arch, live = root .. "/renewal/.x.example.lock", root .. "/archive/x.example", root .. "/live/x.example"
+    end)
+
+    it("is set by a new lineage until its deploy hooks ran, and by a successor until its own did", function()
+      assert.equal("1\n", read(lock))
+      assert.equal("600", mode(lock))
+      assert(l:deploy_done())
+      assert.equal("", read(lock))
+      assert.is_false(b:is_dirty("x.example"))
+      assert.equal(2, l:save_successor(cert_set("x.example"), params()))
+      assert.is_true(b:is_dirty("x.example"))
+      assert(l:deploy_done())
+      assert.is_false(b:is_dirty("x.example"))
+    end)
+
+    it("is written in place: a lock held on the file stays good", function()
+      assert(l:deploy_done())
+      local lk = assert(core.proc.lock(lock, "exclusive"))
+      assert.equal(0, lk:size())
+      local ino = sys.lstat(lock).ino
+      assert(b:mark_dirty("x.example"))
+      assert.equal(ino, sys.lstat(lock).ino)
+      local _, _, why = core.proc.lock(lock, "exclusive")
+      assert.equal("busy", why)
+      lk:unlock()
+      lk = assert(core.proc.lock(lock, "exclusive"))
+      assert.equal(2, lk:size())
+      lk:unlock()
+    end)
+
+    it("makes recover sweep temp files and settle the pending version, then clears", function()
+      assert(l:deploy_done())
+      -- what a run killed while writing version 2 leaves
+      assert(b:mark_dirty("x.example"))
+      write(arch .. "/.cert2.pem.0123456789ab.tmp", "partial")
+      write(live .. "/.cert.pem.0123456789ab.tmp", "partial")
+      write(root .. "/renewal/.x.example.conf.0123456789ab.tmp", "partial")
+      write(arch .. "/.deploy-pending", "2\n")
+      b.renewal_temps = nil
+      local r = assert(storage.load(b, "x.example"))
+      local pending, err, v = r:recover()
+      assert.is_nil(pending, err)
+      assert.equal(1, v)
+      assert.same({ "cert1.pem", "chain1.pem", "fullchain1.pem", "privkey1.pem" }, ls(arch))
+      assert.same({ "README", "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem" }, ls(live))
+      assert.is_false(exists(root .. "/renewal/.x.example.conf.0123456789ab.tmp"))
+      assert.equal("", read(lock))
+    end)
+
+    it("is what recover trusts: an unmarked lineage's archive is not looked at", function()
+      assert(l:deploy_done())
+      -- (only a run that marked the lineage first writes these)
+      write(arch .. "/.deploy-pending", "1\n")
+      local r = assert(storage.load(b, "x.example"))
+      local pending, _, v = r:recover()
+      assert.is_nil(pending)
+      assert.equal(1, v)
+      assert.is_true(exists(arch .. "/.deploy-pending"))
+      -- the caller's reading of the mark wins over the file's
+      r.dirty = true
+      assert.equal(1, (r:recover()))
+    end)
+
+    it("is set when recover repairs links that disagree, and by update_symlinks", function()
+      assert(l:deploy_done())
+      assert(sys.unlink(live .. "/chain.pem"))
+      local r = assert(storage.load(b, "x.example"))
+      local pending, err = r:recover()
+      assert.is_nil(pending, err)
+      assert.equal(1, r:consistent_version())
+      assert.is_false(b:is_dirty("x.example")) -- settled: nothing was pending
+      assert.equal(1, storage.update_symlinks(b, "x.example"))
+      assert.is_true(b:is_dirty("x.example"))
+    end)
+  end)
+
   describe("remove_lineage", function()
     it("removes exactly that lineage", function()
       assert(b:setup())
@@ -545,7 +640,8 @@ describe("storage (filesystem backend)", function()
       assert.is_true(b:remove_lineage("x.example"))
       assert.same({ "x.exampl", "x.example-0001" }, ls(root .. "/live"))
       assert.same({ "x.exampl", "x.example-0001" }, ls(root .. "/archive"))
-      assert.same({ "x.exampl.conf", "x.example-0001.conf" }, ls(root .. "/renewal"))
+      assert.same({ ".x.exampl.lock", ".x.example-0001.lock", "x.exampl.conf", "x.example-0001.conf" },
+        ls(root .. "/renewal"))
       for _, n in ipairs({ "x.exampl", "x.example-0001" }) do
         local l = assert(storage.load(b, n))
         assert.equal(1, l:consistent_version())

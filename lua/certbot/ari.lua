@@ -381,13 +381,14 @@ local function verdict(renew_at, now)
   return false, ("ARI: renewal planned for %s"):format(M.format_time(renew_at))
 end
 
--- due(run, lineage, cert_pem, server[, now]) -> due, reason
+-- due(run, lineage, cert_pem, server[, now[, peek]]) -> due, reason
 -- The ARI side of "is this lineage due?", for one that the lifetime rule
 -- does not make due.  It fetches the window only when the stored state
 -- says it is time to ask again, records what it learned, and never raises:
 -- without ARI (no renewalInfo, a certificate without an AKI, an error) it
--- answers false and the lifetime rule stands.
-function M.due(run, lineage, cert_pem, server, now)
+-- answers false and the lifetime rule stands.  peek: nil instead of
+-- fetching the window (and writing the lineage's conf).
+function M.due(run, lineage, cert_pem, server, now, peek)
   now = now or sys.time()
   local st, mine = nil, false
   if M.has_state(lineage) then
@@ -402,6 +403,7 @@ function M.due(run, lineage, cert_pem, server, now)
   local url = renewal_info_url(run, server, now)
   if url == false then return false, nil end
   if url == nil then return verdict(known_at, now) end -- (logged once by renewal_info_url)
+  if peek then return nil end
   local id = crypto.ari_cert_id(cert_pem)
   if not id then return verdict(known_at, now) end
   local c, cerr = client_for(run, server)

@@ -24,18 +24,30 @@ function M.setup(config)
   if config.json then M.out = M.err end
 end
 
--- A message for the user (standard output), unless --quiet.
+-- A message for the user (standard output), unless --quiet.  While
+-- batching (M.batch: a renew's lineages that are not due, a line or two
+-- each), messages wait in the stream's buffer until M.flush(), a warning
+-- or exit.
 function M.notify(msg)
   if M.quiet then return end
   M.out:write(msg, "\n")
-  M.out:flush()
+  if not M.batching then M.out:flush() end
 end
 
--- A warning (standard error), shown even with --quiet.
+-- A warning (standard error), shown even with --quiet, after the messages
+-- before it.
 function M.warn(msg)
+  if M.batching then M.out:flush() end
   M.err:write(msg, "\n")
   M.err:flush()
 end
+
+function M.batch(on)
+  M.batching = on and true or false
+  if not on then M.out:flush() end
+end
+
+function M.flush() M.out:flush() end
 
 -- Certbot's message, on one line: opts.short (else the prompt's first
 -- line) names the setting.

@@ -50,6 +50,13 @@ function M.lineage(config_dir, name, root)
   if not has_conf and not has_live and not has_archive then return "absent" end
   if not has_conf then
     if sys.lstat(archive .. "/.incomplete") then return "uncommitted" end
+    -- killed while writing the marker: an archive dir holding nothing but
+    -- temp files, and no live dir yet
+    local only_temps = has_archive and not has_live
+    for _, f in ipairs(has_archive and sys.listdir(archive) or {}) do
+      if not f:match("^%..*%.tmp$") then only_temps = false end
+    end
+    if only_temps then return "uncommitted" end
     return nil, "no renewal conf, but live/archive present without .incomplete marker"
   end
   if not has_live or not has_archive then return nil, "renewal conf without live or archive dir" end

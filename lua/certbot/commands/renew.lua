@@ -157,33 +157,31 @@ local function ari_run(state, config)
   return state.ari
 end
 
--- Renew one lineage.  get() gives the lineage's config (its stored
--- settings under the command line's config), made only when needed: no
--- renewal conf stores --dry-run or --force-renewal, so whether a lineage
--- is due is decided on config, and one that is not due costs no copy.
--- -> "renewed", domains | "skipped", notAfter | raises
-local function renew_lineage(ctx, lineage, get, config, state)
-  local dconfig = config
+-- The config whether a lineage is due is decided on: the run's, or the
+-- lineage's own (get()) when a renewal conf could store --dry-run or
+-- --force-renewal (a plugin's option table may say so).
+local function decision_config(state, config, get)
   if state.restores_flags == nil then
     state.restores_flags = renewal.restores("dry_run") or renewal.restores("renew_by_default")
   end
-  if state.restores_flags then dconfig = get() end
-  -- a run killed after its new version was live: its deploy hooks are due
-  local pending, _, live = lineage:recover()
-  if pending and not dconfig.dry_run then
-    local lconfig = get()
-    log.info("%s: running the deploy hooks of version %d left by an interrupted run", lineage.name, pending)
-    state.hooks:deploy(lconfig, lineage, obtain.lineage_domains(lineage))
-    lineage:deploy_done()
-  end
-  local cert = lineage:read("cert", live)
+  if state.restores_flags then return get() end
+  return config
+end
+
+-- Is the lineage due?  -> due, why, not_after
+-- dconfig: the run's config, or the lineage's when some conf could store
+-- --dry-run or --force-renewal.  peek: decide without writing anything
+-- and without asking anyone about this lineage (no OCSP, no renewalInfo
+-- request); nil when that cannot be decided so (see skip_unlocked).
+local function due_now(lineage, cert, live, dconfig, config, state, peek)
   -- a dry run simulates the renewal of every lineage, due or not
   local due, why, not_after = true, dconfig.dry_run and "--dry-run" or "--force-renewal", nil
   if not dconfig.renew_by_default and not dconfig.dry_run then
     local names_ocsp
     due, why, not_after, names_ocsp = renewal.due(cert, lineage.conf.keys.renew_before_expiry)
-    if not due and names_ocsp ~= false and revoked(lineage, cert, live, state) then
-      due, why = true, "certificate is revoked"
+    if not due and names_ocsp ~= false then
+      if peek then return nil end
+      if revoked(lineage, cert, live, state) then due, why = true, "certificate is revoked" end
     end
     -- the CA refused an earlier order and said when to come back
     local now = sys.time()
@@ -194,7 +192,8 @@ local function renew_lineage(ctx, lineage, get, config, state)
         .. "tries now)."):format(lineage.name, ari.show_time(held)))
     elseif not due and cert then
       -- the CA's renewal window (RFC 9773) may make it due earlier
-      local adue, awhy = ari.due(ari_run(state, config), lineage, cert, lineage_server(config, lineage), now)
+      local adue, awhy = ari.due(ari_run(state, config), lineage, cert, lineage_server(config, lineage), now, peek)
+      if adue == nil then return nil end
       if adue then
         due, why = true, awhy
       elseif awhy then
@@ -202,8 +201,31 @@ local function renew_lineage(ctx, lineage, get, config, state)
       end
     end
   end
+  return due, why, not_after
+end
+
+-- Renew one lineage.  get() gives the lineage's config (its stored
+-- settings under the command line's config), made only when needed: no
+-- renewal conf stores --dry-run or --force-renewal, so whether a lineage
+-- is due is decided on config, and one that is not due costs no copy.
+-- -> "renewed", domains | "skipped", notAfter | raises
+local function renew_lineage(ctx, lineage, get, config, state)
+  local dconfig = decision_config(state, config, get)
+  -- a run killed after its new version was live: its deploy hooks are due
+  local pending, _, live = lineage:recover()
+  if pending and not dconfig.dry_run then
+    local lconfig = get()
+    log.info("%s: running the deploy hooks of version %d left by an interrupted run", lineage.name, pending)
+    state.hooks:deploy(lconfig, lineage, obtain.lineage_domains(lineage))
+    lineage:deploy_done()
+  end
+  local cert = lineage:read("cert", live)
+  local due, why, not_after = due_now(lineage, cert, live, dconfig, config, state)
   log.info("%s: %s (%s)", lineage.name, due and "due for renewal" or "not due", why)
   if not due then return "skipped", not_after end
+  -- what was batched goes out before anything is done
+  log.flush()
+  display.flush()
 
   local lconfig = get()
   local lctx = setmetatable({ config = lconfig, lineage = lineage }, { __index = ctx })
@@ -351,9 +373,12 @@ local function busy_failure(ctx, run, i, name, msg)
 end
 
 -- The lineage, loaded and checked; a broken one is a parse failure.
-local function load_checked(ctx, run, i, name, conf_path)
+-- lk: the lineage's lock, just taken; whether the lineage was marked
+-- dirty is read off it (storage's Lineage:recover).
+local function load_checked(ctx, run, i, name, conf_path, lk)
   local lineage, lerr = storage.load(ctx.backend, name)
   if lineage then
+    lineage.dirty = lk:size() > 0
     local ok, aerr = renewal.check(ctx.config, lineage)
     if not ok then lineage, lerr = nil, aerr end
   end
@@ -386,6 +411,32 @@ local function settle(run, i, lineage, ok, res, extra)
   end
 end
 
+-- skip_unlocked(ctx, run, i, name) -> true when lineage i is not due,
+-- decided without its lock and settled as skipped; false: take the lock
+-- and go the whole way (renew_lineage, which decides again).  Most
+-- lineages of a run are not due, and the lock cost a third of the system
+-- calls of one that is not.  Nothing here writes: a lineage marked dirty
+-- (something to finish), with a conf temp file to sweep, with live links
+-- that disagree, that does not load, or whose decision needs a request
+-- (OCSP, renewalInfo) or a write (ARI state) goes the locked way.  Reading
+-- unlocked is safe: every file is replaced by rename, and a run renewing
+-- the lineage meanwhile marks it first, so what is seen is either the
+-- lineage before that run (not due then; the other run has it) or after.
+local function skip_unlocked(ctx, run, i, name)
+  local backend, config, state = ctx.backend, ctx.config, run.state
+  if backend:is_dirty(name) or backend:has_conf_temps(name) then return false end
+  local lineage = storage.load(backend, name)
+  if not (lineage and renewal.check(config, lineage)) then return false end
+  local live = lineage:consistent_version()
+  if not live then return false end
+  local dconfig = decision_config(state, config, lazy_config(config, lineage))
+  local due, why, not_after = due_now(lineage, lineage:read("cert", live), live, dconfig, config, state, true)
+  if due ~= false then return false end
+  log.info("%s: not due (%s)", name, why)
+  run.results[i] = { kind = "skipped", fullchain = lineage.paths.fullchain, not_after = not_after }
+  return true
+end
+
 -- One lineage after the other (--max-parallel 1, a single lineage, or no
 -- executable to start workers from).  -> the interrupt, if one came
 local function run_serial(ctx, run, names)
@@ -393,11 +444,12 @@ local function run_serial(ctx, run, names)
   for i, name in ipairs(names) do
     local conf_path = ctx.backend:conf_path(name)
     display.notify(RULE .. "\nProcessing " .. conf_path)
-    local lk, kerr = M.lock_lineage(ctx, name)
+    local lk, kerr
+    if not skip_unlocked(ctx, run, i, name) then lk, kerr = M.lock_lineage(ctx, name) end
     if not lk then
-      busy_failure(ctx, run, i, name, kerr)
+      if kerr then busy_failure(ctx, run, i, name, kerr) end
     else
-      local lineage = load_checked(ctx, run, i, name, conf_path)
+      local lineage = load_checked(ctx, run, i, name, conf_path, lk)
       if lineage then
         local ok, res, extra = pcall(renew_lineage, ctx, lineage, lazy_config(config, lineage), config, run.state)
         if settle(run, i, lineage, ok, res, extra) == "interrupted" then
@@ -511,9 +563,10 @@ local function run_parallel(ctx, run, names, max, cmd)
     local name = names[i]
     local conf_path = ctx.backend:conf_path(name)
     display.notify(RULE .. "\nProcessing " .. conf_path)
+    if skip_unlocked(ctx, run, i, name) then return end
     local lk, kerr = M.lock_lineage(ctx, name)
     if not lk then return busy_failure(ctx, run, i, name, kerr) end
-    local lineage = load_checked(ctx, run, i, name, conf_path)
+    local lineage = load_checked(ctx, run, i, name, conf_path, lk)
     if not lineage then return lk:unlock() end
     state.deciding = true
     local ok, res, extra = pcall(renew_lineage, ctx, lineage, lazy_config(config, lineage), config, state)
@@ -541,6 +594,8 @@ local function run_parallel(ctx, run, names, max, cmd)
     for _, a in ipairs({ "--cert-name", item.name, "-n", "--no-random-sleep-on-renew", "--renew-worker" }) do
       argv[#argv + 1] = a
     end
+    log.flush()
+    display.flush()
     local fds = { [parallel.LOCK_FD] = item.lock }
     if io.type(log.file) == "file" then fds[parallel.LOG_FD] = log.file end
     local w, err = pool:start(item.name, cmd.path, argv, env, fds, item)
@@ -666,7 +721,7 @@ function M.run_worker(config)
     if not lk then errors.raise(("Unable to take over the lock of %s: %s"):format(name, tostring(lerr)), 1) end
     local conf_path = ctx.backend:conf_path(name)
     local run = { results = {} }
-    local lineage = load_checked(ctx, run, 1, name, conf_path)
+    local lineage = load_checked(ctx, run, 1, name, conf_path, lk)
     if not lineage then
       result = { status = "parse" }
       return
@@ -716,11 +771,17 @@ function M.run(config)
     if path then cmd = { path = path, argv0 = argv0, args = args } end
   end
   local interrupted
+  -- a lineage that is not due costs a log line and a message or two:
+  -- batched (certbot.log), until one is due
+  log.batch(true)
+  display.batch(true)
   if cmd then
     interrupted = run_parallel(ctx, run, names, max, cmd)
   else
     interrupted = run_serial(ctx, run, names)
   end
+  log.batch(false)
+  display.batch(false)
 
   if state.ocsp_client then state.ocsp_client:close() end
   if state.ari then ari.close(state.ari) end
