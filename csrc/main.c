@@ -53,6 +53,8 @@ static int load_embedded(lua_State *L)
 	return 1;
 }
 
+static int luaopen_signals(lua_State *L);
+
 static void preload(lua_State *L)
 {
 	size_t i;
@@ -64,6 +66,8 @@ static void preload(lua_State *L)
 	lua_setfield(L, -2, "cjson");
 	lua_pushcfunction(L, luaopen_cjson_safe);
 	lua_setfield(L, -2, "cjson.safe");
+	lua_pushcfunction(L, luaopen_signals);
+	lua_setfield(L, -2, "certbot.signals");
 	for (i = 0; i < cb_embedded_count; i++) {
 		lua_pushinteger(L, (lua_Integer)i);
 		lua_pushcclosure(L, load_embedded, 1);
@@ -152,6 +156,8 @@ static int run(lua_State *L)
  */
 static lua_State *sig_L;
 static volatile sig_atomic_t sig_caught;
+/* A signal not yet turned into an interrupt; > 0: in a held section. */
+static volatile sig_atomic_t sig_pending, sig_hold;
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define N_HANDLED (sizeof handled_signals / sizeof handled_signals[0])
@@ -177,6 +183,7 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
 
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
+	sig_pending = 0;
 	lua_createtable(L, 0, 4);
 	if (sig == SIGINT)
 		lua_pushliteral(L, "Exiting due to user request.");
@@ -195,8 +202,40 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
 static void on_signal(int sig)
 {
 	sig_caught = sig;
+	sig_pending = 1;
 	/* lua_sethook may be called from a signal handler (ldebug.c). */
-	lua_sethook(sig_L, interrupt_hook, LUA_MASKCOUNT, 1);
+	if (!sig_hold)
+		lua_sethook(sig_L, interrupt_hook, LUA_MASKCOUNT, 1);
+}
+
+/* certbot.signals.hold(fn, ...) -> fn(...): fn runs whole, with the
+ * interrupt of a signal that arrives meanwhile held back until it returns
+ * or raises (certbot.storage moves a lineage's live links and writes its
+ * versions this way: a Ctrl-C never leaves them half moved).  Holds nest.
+ * Outside the executable (the LuaRocks library) there is no such module:
+ * the embedding program owns its signals. */
+static int hold(lua_State *L)
+{
+	int status;
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	sig_hold++;
+	status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+	sig_hold--;
+	/* (decremented first: a signal from here on arms the hook itself) */
+	if (sig_hold == 0 && sig_pending)
+		lua_sethook(sig_L, interrupt_hook, LUA_MASKCOUNT, 1);
+	if (status != LUA_OK)
+		return lua_error(L);
+	return lua_gettop(L);
+}
+
+static int luaopen_signals(lua_State *L)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, hold);
+	lua_setfield(L, -2, "hold");
+	return 1;
 }
 
 /* No SA_RESTART: a blocking read of a prompt's answer, a lock wait, a

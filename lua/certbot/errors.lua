@@ -40,4 +40,18 @@ function M.is(v)
   return type(v) == "table" and type(v.message) == "string" and math.type(v.exit) == "integer"
 end
 
+-- interrupted(v) -> true for the error a signal raises (csrc/main.c: SIGINT,
+-- SIGTERM, SIGHUP or SIGQUIT, at the next Lua instruction).
+function M.interrupted(v)
+  return type(v) == "table" and v.interrupted == true
+end
+
+-- hold(fn, ...) -> fn(...): fn runs whole; the interrupt of a signal that
+-- arrives meanwhile waits until it returns or raises (certbot.signals,
+-- csrc/main.c).  For work that must not stop halfway: moving a lineage's
+-- live links, writing its versions, the post hooks.  A program using the
+-- library owns its signals: then it is a plain call.
+M.hold = package.preload["certbot.signals"] and require("certbot.signals").hold
+  or function(fn, ...) return fn(...) end
+
 return M

@@ -771,6 +771,20 @@ function M.decide(ctx, lineage, how, domains)
   return "reinstall"
 end
 
+-- A successor's key keeps the group and other read bits of the key before
+-- it (Certbot's rule, storage.lua), so a key someone made readable by every
+-- user stays so: kept, with a warning naming the file.
+function M.warn_world_readable_key(lineage, version)
+  local path = lineage.backend:archive_path(lineage.name, "privkey", version)
+  local st = lineage.backend:key_stat(lineage.name, version)
+  if st and st.mode & 4 ~= 0 then
+    display.warn(("The private key %s is readable by every user of this machine (mode %04o, kept from "
+      .. "the previous key as Certbot does); to make it private: chmod o-r %s"):format(path, st.mode & 4095, path))
+    log.warning("%s: new key %s is world-readable (mode %04o, kept from the previous key)", lineage.name, path,
+      st.mode & 4095)
+  end
+end
+
 -- The key for a renewal: the lineage's current key with --reuse-key (or
 -- reuse_key stored), unless --new-key or a change of key type.
 function M.renewal_key(ctx, lineage)

@@ -16,6 +16,11 @@ local core = require("certbot.core")
 local sys = core.sys
 local confobj = require("certbot.confobj")
 
+-- Signals wait while a lineage's files change: a Ctrl-C or a TERM during a
+-- renewal interrupts before or after its versions and links are written,
+-- never between two live links.
+local hold = require("certbot.errors").hold
+
 local M = {}
 
 M.KINDS = { "cert", "privkey", "chain", "fullchain" }
@@ -208,7 +213,7 @@ end
 
 -- Point all four live links at version (relative targets, each swapped by
 -- rename so a link is never missing).
-function FS:link_live(name, version)
+local function link_live(self, name, version)
   for _, k in ipairs(M.KINDS) do
     local ok, err = sys.symlink_swap(("../../archive/%s/%s%d.pem"):format(name, k, version),
       self:_p("live", name, k .. ".pem"))
@@ -216,6 +221,8 @@ function FS:link_live(name, version)
   end
   return true
 end
+
+function FS:link_live(name, version) return hold(link_live, self, name, version) end
 
 -- The version each live link names: { cert = N, ... } (nil entries when
 -- missing or not pointing into this lineage's archive).
@@ -500,7 +507,7 @@ end
 -- new_lineage(backend, base_name, files, params, opts) -> lineage | nil, err
 -- files: { cert=, chain=, fullchain=, privkey= } (PEM text).
 -- params: ordered { {key, value}, ... } for [renewalparams], with .known set.
-function M.new_lineage(backend, base_name, files, params, opts)
+local function new_lineage(backend, base_name, files, params, opts)
   opts = opts or {}
   local name
   local ok, err = pcall(function()
@@ -518,6 +525,10 @@ function M.new_lineage(backend, base_name, files, params, opts)
     return nil, type(err) == "table" and err.message or tostring(err)
   end
   return M.load(backend, name)
+end
+
+function M.new_lineage(backend, base_name, files, params, opts)
+  return hold(new_lineage, backend, base_name, files, params, opts)
 end
 
 -- load(backend, name) -> lineage | nil, err (a broken lineage is an error
@@ -586,7 +597,7 @@ end
 
 -- save_successor(files, params) -> version | nil, err
 -- files.privkey nil means reuse the current key.
-function Lineage:save_successor(files, params, opts)
+local function save_successor(self, files, params, opts)
   opts = opts or {}
   local backend, name = self.backend, self.name
   local versions = backend:archive_versions(name)
@@ -629,6 +640,8 @@ function Lineage:save_successor(files, params, opts)
   end
   return new
 end
+
+function Lineage:save_successor(files, params, opts) return hold(save_successor, self, files, params, opts) end
 
 -- The deploy hooks of the newest version ran: forget it.
 function Lineage:deploy_done()

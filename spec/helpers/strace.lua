@@ -7,6 +7,7 @@
 --   st.run(cb, args, { trace = "openat,rename", inject = "rename:signal=KILL:when=3",
 --                      log = path, who = "ours"|"debian", wrap = {"unshare", ...} })
 --     -> result { code = n | nil, signal = n | nil, out =, err = }
+--   st.start(cb, args[, env]) -> h;  st.finish(h) -> code | "signaled <n>", out, err
 --   st.counts(log) -> { [syscall] = n } for the main (first) pid
 --   st.lines(log) -> { {pid=, call=, args=, ret=}, ... }  (completed calls)
 --   st.kill_points(counts, cap) -> { {call, n}, ... } sampled
@@ -66,6 +67,30 @@ function M.env(cb, extra)
     XDG_CONFIG_HOME = cb.dir }
   for k, v in pairs(extra or {}) do e[k] = v end
   return environ(e)
+end
+
+-- start(cb, args[, env]) -> handle: the client in the background, untraced
+-- (for specs that signal it, or run many at once).
+-- finish(h) -> code | "signaled <n>", stdout, stderr
+function M.start(cb, args, env)
+  local h = { out = cb.dir .. "/bg" .. math.random(1e9) .. ".out" }
+  h.err = h.out .. ".err"
+  local fo, fe = assert(io.open(h.out, "w")), assert(io.open(h.err, "w"))
+  h.pid = assert(cproc.spawn(M.argv(cb, args), M.env(cb, env), { stdout = fo, stderr = fe }))
+  fo:close()
+  fe:close()
+  h.started = sys.monotonic()
+  return h
+end
+
+function M.finish(h)
+  local s, code = cproc.wait(h.pid)
+  h.ended = sys.monotonic()
+  local out, err = read(h.out) or "", read(h.err) or ""
+  os.remove(h.out)
+  os.remove(h.err)
+  if s == "signaled" then return "signaled " .. code, out, err end
+  return code, out, err
 end
 
 -- run(cb, args, opts) -> { code=, signal=, out=, err= }

@@ -17,27 +17,8 @@ local function write(path, text)
   f:close()
 end
 
--- Start cb's client in the background (the argv cb:run uses); -> handle
-local function start(cb, args, env)
-  local h = { out = cb.dir .. "/bg" .. math.random(1e9) .. ".out" }
-  h.err = h.out .. ".err"
-  local fo, fe = assert(io.open(h.out, "w")), assert(io.open(h.err, "w"))
-  h.pid = assert(cproc.spawn(st.argv(cb, args), st.env(cb, env), { stdout = fo, stderr = fe }))
-  fo:close()
-  fe:close()
-  h.started = sys.monotonic()
-  return h
-end
-
-local function finish(h)
-  local s, code = cproc.wait(h.pid)
-  h.ended = sys.monotonic()
-  local out, err = proc.read(h.out) or "", proc.read(h.err) or ""
-  os.remove(h.out)
-  os.remove(h.err)
-  if s == "signaled" then return "signaled " .. code, out, err end
-  return code, out, err
-end
+-- cb's client in the background (the argv cb:run uses)
+local start, finish = st.start, st.finish
 
 local function wait_file(path, secs)
   return proc.wait_until(function() return sys.lstat(path) ~= nil end, secs or 20)
@@ -360,10 +341,15 @@ describe("locks and permissions #integration", function()
       local m, s = mode(a .. "privkey2.pem")
       assert.equal(416, m)
       assert.equal(gid, s.gid)
+      assert.not_matches("readable by every user", e, 1, true)
       assert(sys.chmod(a .. "privkey2.pem", 420)) -- 0644
       c, o, e = cb:run({ "renew", "--force-renewal", "--cert-name", "h3.example.org" })
       assert.equal(0, c, o .. e)
       assert.equal(420, (mode(a .. "privkey3.pem")))
+      -- kept, as Certbot keeps it, and said
+      assert.matches("The private key " .. a .. "privkey3.pem is readable by every user of this machine "
+        .. "(mode 0644, kept from the previous key as Certbot does); to make it private: chmod o-r "
+        .. a .. "privkey3.pem\n", e, 1, true)
     end)
 
     it("H4: -vvv --debug logs hold no key material", function()

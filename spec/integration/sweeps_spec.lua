@@ -219,6 +219,71 @@ describe("crash and disk sweeps #faults #integration", function()
     assert(ok, err)
   end)
 
+  it("A6: SIGTERM, SIGINT and SIGHUP at moments spread over renew: live consistent, the post hook ran, "
+    .. "no lock left, exit non-zero", function()
+    local cb = helper.new(srv)
+    local name = "a6.example.org"
+    local pre, post = cb.dir .. "/pre", cb.dir .. "/post"
+    local cproc = require("certbot.core").proc
+    local ok, err = pcall(function()
+      assert.equal(0, (cb:run(certonly(name))))
+      local renew = { "renew", "--force-renewal", "--cert-name", name,
+        "--pre-hook", "echo pre >> " .. proc.quote(pre), "--post-hook", "echo post >> " .. proc.quote(post) }
+      local t0 = sys.monotonic()
+      assert.equal(0, (cb:run(renew)))
+      local span = sys.monotonic() - t0
+      local per = tonumber(os.getenv("A6_RUNS")) or 8
+      local failures, signalled, finished, mixed_seen = {}, 0, 0, 0
+      local function fail(m) failures[#failures + 1] = m end
+      math.randomseed(os.time())
+      for _, sig in ipairs({ "TERM", "INT", "HUP" }) do
+        for k = 1, per do
+          os.remove(pre)
+          os.remove(post)
+          -- one moment in each of `per` slices of a run's span
+          local delay = span * (k - 1 + math.random()) / per
+          local where = ("SIG%s after %d ms"):format(sig, math.floor(delay * 1000))
+          local h = st.start(cb, renew)
+          sys.sleep(delay)
+          cproc.kill(h.pid, sig)
+          local code, out, e = st.finish(h)
+          if code == 0 then
+            finished = finished + 1 -- done before the signal came
+          else
+            signalled = signalled + 1
+            -- (a signal in the first milliseconds, before the handlers are
+            -- in place, kills outright: nothing has run yet)
+            local killed = "signaled " .. ({ TERM = 15, INT = 2, HUP = 1 })[sig]
+            local want = sig == "INT" and 1 or killed
+            if code ~= want and not (code == killed and not proc.read(pre)) then
+              fail(where .. ": exit " .. tostring(code) .. ", not " .. tostring(want) .. ": " .. out .. e)
+            end
+            if code == 1 and not e:match("Exiting due to user request%.") then
+              fail(where .. ": no 'Exiting due to user request.': " .. e)
+            end
+          end
+          local s, v = cons.lineage(cb.config_dir, name, root)
+          if s ~= "consistent" then
+            fail(where .. ": " .. tostring(v))
+            if tostring(v):match("^mixed") then mixed_seen = mixed_seen + 1 end
+          end
+          if proc.read(pre) and not proc.read(post) then fail(where .. ": the pre hook ran, the post hook did not") end
+          -- no lock left held: the next run proceeds at once
+          local c2, o2, e2 = cb:run({ "renew", "--cert-name", name })
+          if c2 ~= 0 then fail(where .. ": the next renew: exit " .. tostring(c2) .. ": " .. o2 .. e2) end
+        end
+      end
+      cons.record({ group = "A", case = "A6", title = "SIGTERM, SIGINT, SIGHUP during renew --force-renewal",
+        faults = signalled, points = 3 * per, inputs = 1, lost = mixed_seen, exposed = 0, crashes = 0,
+        failures = #failures, first_failure = failures[1], failure_list = { table.unpack(failures, 1, 40) },
+        note = finished .. " runs finished before the signal" })
+      assert.same({}, failures)
+      assert.is_true(signalled > 0)
+    end)
+    cb:cleanup()
+    assert(ok, err)
+  end)
+
   it("A8: register killed at sampled points leaves a whole account or none; the next run succeeds without --force",
     function()
     if not available then return pending(why) end

@@ -295,6 +295,7 @@ function M.obtain_and_save(config, opts)
         fullchain = result.fullchain, privkey = result.privkey }, params)
       if not v then fail("Unable to save the renewed certificate: " .. serr) end
       log.info("saved version %d of %s", v, lineage.name)
+      obtain.warn_world_readable_key(lineage, v)
       -- the ARI window and any hold were about the certificate just replaced
       local cok, cerr = require("certbot.ari").clear(lineage)
       if not cok then log.warning("%s: could not clear its ARI state: %s", lineage.name, tostring(cerr)) end
@@ -329,13 +330,16 @@ function M.describe(domains)
   return ("%s and %d more domains"):format(domains[1], #domains - 1)
 end
 
--- Pre hook before, post hook after (also when obtaining failed).
+-- Pre hook before, post hook after (also when obtaining failed, or a
+-- signal cut the pre hook short).
 function M.with_hooks(ctx, fn)
   local config = ctx.config
-  if config.pre_hook and config.pre_hook ~= "" then
-    hooks.run("pre-hook", config.pre_hook)
-  end
-  local ok, err = pcall(fn)
+  local ok, err = pcall(function()
+    if config.pre_hook and config.pre_hook ~= "" then
+      hooks.run("pre-hook", config.pre_hook)
+    end
+    return fn()
+  end)
   if config.post_hook and config.post_hook ~= "" then
     hooks.run("post-hook", config.post_hook)
   end

@@ -41,6 +41,13 @@ end
 -- Directory hooks first, then the configured command unless it is one of
 -- them (Certbot's order).
 function Hooks:pre(lconfig)
+  -- this lineage's post hook runs at the end: remembered first, so that a
+  -- run interrupted during a pre hook still runs it
+  local post = lconfig.post_hook
+  if post and post ~= "" and not self.post_seen[post] then
+    self.post_seen[post] = true
+    self.post[#self.post + 1] = post
+  end
   for _, h in ipairs(self:dir("pre")) do
     if not self.pre_ran[h] then
       self.pre_ran[h] = true
@@ -51,12 +58,6 @@ function Hooks:pre(lconfig)
   if cmd and cmd ~= "" and not self.pre_ran[cmd] then
     self.pre_ran[cmd] = true
     hooks.run("pre-hook", cmd, {}, { event = "pre" })
-  end
-  -- remember this lineage's post hook for the end
-  local post = lconfig.post_hook
-  if post and post ~= "" and not self.post_seen[post] then
-    self.post_seen[post] = true
-    self.post[#self.post + 1] = post
   end
 end
 
@@ -271,6 +272,7 @@ local function renew_lineage(ctx, lineage, get, config, state)
   local v, serr = lineage:save_successor({ cert = result.cert, chain = result.chain,
     fullchain = result.fullchain, privkey = (not reused) and key:pem() or nil }, obtain.renewal_params(lctx))
   if not v then errors.raise("Unable to save the renewed certificate: " .. serr, 1) end
+  obtain.warn_world_readable_key(lineage, v)
   -- what ARI and the CA said was about the certificate just replaced
   local cok, cerr = ari.clear(lineage)
   if not cok then log.warning("%s: cannot clear the ARI state: %s", lineage.name, tostring(cerr)) end
@@ -770,24 +772,39 @@ function M.run(config)
     local path, argv0, args = parallel.self_command()
     if path then cmd = { path = path, argv0 = argv0, args = args } end
   end
-  local interrupted
-  -- a lineage that is not due costs a log line and a message or two:
-  -- batched (certbot.log), until one is due
-  log.batch(true)
-  display.batch(true)
-  if cmd then
-    interrupted = run_parallel(ctx, run, names, max, cmd)
-  else
-    interrupted = run_serial(ctx, run, names)
+  local interrupted, report, closed
+  -- The end of the run, post hooks included, happens whatever a signal
+  -- does: held (errors.hold), and run after all when the signal came just
+  -- before the hold began (its interrupt then lands before any of it ran).
+  local function close_run()
+    if state.ocsp_client then state.ocsp_client:close() end
+    if state.ari then ari.close(state.ari) end
+    state.ocsp_client, state.ari = nil, nil
+    local renewed_domains, failed_domains
+    report, renewed_domains, failed_domains = tally(run.results, #names)
+    if next(state.hooks.pre_ran) or #report.renewed > 0 or #report.failed > 0 then
+      state.hooks:finish(renewed_domains, failed_domains)
+    end
+    closed = true
   end
-  log.batch(false)
-  display.batch(false)
-
-  if state.ocsp_client then state.ocsp_client:close() end
-  if state.ari then ari.close(state.ari) end
-  local report, renewed_domains, failed_domains = tally(run.results, #names)
-  if next(state.hooks.pre_ran) or #report.renewed > 0 or #report.failed > 0 then
-    state.hooks:finish(renewed_domains, failed_domains)
+  local ok, err = pcall(function()
+    -- a lineage that is not due costs a log line and a message or two:
+    -- batched (certbot.log), until one is due
+    log.batch(true)
+    display.batch(true)
+    if cmd then
+      interrupted = run_parallel(ctx, run, names, max, cmd)
+    else
+      interrupted = run_serial(ctx, run, names)
+    end
+    log.batch(false)
+    display.batch(false)
+    errors.hold(close_run)
+  end)
+  if not ok then
+    if not errors.interrupted(err) then error(err, 0) end
+    interrupted = interrupted or err
+    if not closed then errors.hold(close_run) end
   end
   if interrupted then error(interrupted, 0) end
   M.summary(config, report)
