@@ -395,11 +395,14 @@ function M.report_failures(config, failures)
     lines[#lines + 1] = ("  Domain: %s\n  Type:   %s\n  Detail: %s\n"):format(
       f.identifier, t, (tostring(p.detail or p.message or p):gsub("%c", " ")))
   end
-  if config.authenticator == "standalone" or config.authenticator == "webroot" then
+  if config.authenticator == "standalone" then
     lines[#lines + 1] = "Hint: The Certificate Authority failed to download the challenge files from the "
-      .. "temporary " .. (config.authenticator == "standalone" and "standalone webserver" or "webroot")
-      .. " started by Certbot. Ensure that the listed domains point to this machine and that it can "
-      .. "accept inbound connections from the internet."
+      .. "temporary standalone webserver started by Certbot. Ensure that the listed domains point to this "
+      .. "machine and that it can accept inbound connections from the internet."
+  elseif config.authenticator == "webroot" then
+    lines[#lines + 1] = "Hint: The Certificate Authority failed to download the temporary challenge files "
+      .. "created by Certbot. Ensure that the listed domains serve their content from the provided "
+      .. "--webroot-path/-w and that files created there can be downloaded from the internet."
   elseif config.authenticator == "manual" then
     lines[#lines + 1] = "Hint: The Certificate Authority failed to verify the manually created challenge "
       .. "files or DNS records. Ensure that you created these in the correct location."

@@ -166,8 +166,6 @@ M.NOT_HERE = {
     .. "`.incomplete` marker (\"uncommitted\"); `certificates` and `renew` ignore it and the next certonly "
     .. "removes it and reuses the name (storage.lua's design). Counted as absent." },
   { "A5", "Not yet covered: nginx serving live/L with a reload hook during the A2 sweep." },
-  { "A6", "Partly covered: spec/integration/parallel_spec.lua sends SIGTERM to a parallel renew (post hook "
-    .. "runs, no lock left). SIGINT/SIGHUP at random times: not yet covered." },
   { "A7", "Not yet covered: kill sweep over the nginx installer." },
   { "B3, B4", "Plain pass/fail specs in spec/integration/locks_perms_spec.lua (read-only bind mounts in "
     .. "`unshare -m`); no row." },
@@ -177,8 +175,8 @@ M.NOT_HERE = {
   { "C5 (intervals)", "`certificates` takes exclusive fcntl locks, so held intervals cannot overlap by "
     .. "construction; the case checks that every run lists or stops on the lock with the one-line message "
     .. "and that no lock is left held." },
-  { "H5", "Partly: spec/integration/certonly_spec.lua checks the challenge files are removed; modes and "
-    .. "ownership of created files are not asserted yet." },
+  { "H5", "A plain pass/fail spec in spec/integration/locks_perms_spec.lua: a web server notes the mode "
+    .. "and owner of every challenge file and dir it serves." },
   { "H6", "spec/reverter_spec.lua and spec/nginx_plugin_spec.lua: backups dir 0700, copies 0600." },
   { "H7", "spec/plugin_dir_spec.lua: group/world-writable or non-root-owned plugin dirs and files refused." },
 }
@@ -251,7 +249,7 @@ function M.report(path)
       out[#out + 1] = "\n(no results recorded)\n\n"
     end
   end
-  out[#out + 1] = "Group C and H cases without a row (C1, C2, C4, C6, C7, H1, H3, H4) are plain pass/fail specs "
+  out[#out + 1] = "Group C and H cases without a row (C1, C2, C4, C6, C7, H1, H3, H4, H5) are plain pass/fail specs "
     .. "in spec/integration/locks_perms_spec.lua; their result is the busted run's.\n\n"
   out[#out + 1] = "## Not applicable, covered elsewhere, or not yet covered\n\n"
   for _, c in ipairs(M.NOT_HERE) do out[#out + 1] = "- **" .. c[1] .. "**: " .. c[2] .. "\n" end

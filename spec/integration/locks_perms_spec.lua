@@ -352,6 +352,62 @@ describe("locks and permissions #integration", function()
         .. a .. "privkey3.pem\n", e, 1, true)
     end)
 
+    it("H5: webroot challenge files 0644 and created dirs 0755, owned like the webroot, and removed after",
+      function()
+      local www = cb.dir .. "/www"
+      assert(sys.mkdir(www, 493))
+      assert(sys.chown(www, 33, 33)) -- www-data's ids on Debian
+      -- a real web server that, for every request, notes what it serves:
+      -- mode and owner of the file and of the two dirs above it
+      local statlog = cb.dir .. "/served"
+      local server = [[
+import http.server, os, sys
+root, log = sys.argv[1], sys.argv[2]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=root, **k)
+    def do_GET(self):
+        p = os.path.join(root, self.path.lstrip("/"))
+        with open(log, "a") as f:
+            for q in (p, os.path.dirname(p), os.path.dirname(os.path.dirname(p))):
+                try:
+                    st = os.stat(q)
+                    f.write("%s %o %d %d\n" % (os.path.relpath(q, root), st.st_mode & 0o7777, st.st_uid, st.st_gid))
+                except OSError as e:
+                    f.write("%s missing\n" % q)
+        super().do_GET()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[3])), H).serve_forever()
+]]
+      local pid = proc.spawn({ proc.python(), "-c", server, www, statlog, tostring(p1) })
+      assert(proc.wait_until(function()
+        return helper.sh("curl -s -o /dev/null http://127.0.0.1:" .. p1 .. "/") == 0
+      end, 10), "the web server did not start")
+      local old = sys.umask(63) -- 077: the modes must not come from the umask
+      local code, out, err = cb:run({ "certonly", "--webroot", "-w", www, "-d", "h5.example.org" })
+      sys.umask(old)
+      proc.stop(pid)
+      assert.equal(0, code, out .. err)
+      local seen = {}
+      for line in (proc.read(statlog) or ""):gmatch("[^\n]+") do seen[#seen + 1] = line end
+      assert.is_true(#seen >= 3, "the web server saw no challenge request")
+      local token
+      for _, line in ipairs(seen) do
+        local rel, m, uid, gid = line:match("^(%S+) (%d+) (%d+) (%d+)$")
+        assert(rel, line)
+        if rel:match("^%.well%-known/acme%-challenge/.") then
+          token = rel
+          assert.equal("644 33 33", m .. " " .. uid .. " " .. gid, line)
+        elseif rel == ".well-known" or rel == ".well-known/acme-challenge" then
+          assert.equal("755 33 33", m .. " " .. uid .. " " .. gid, line)
+        end
+      end
+      assert.truthy(token)
+      -- gone again, dirs included (they were ours)
+      assert.same({}, sys.listdir(www))
+    end)
+
     it("H4: -vvv --debug logs hold no key material", function()
       local code, out, err = cb:run(certonly("h4.example.org", { "-vvv", "--debug" }))
       assert.equal(0, code, out .. err)
