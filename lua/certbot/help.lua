@@ -364,6 +364,14 @@ function M.manpage()
   add(".TP")
   add("\\fI/etc/letsencrypt/renewal/NAME.conf\\fR")
   add(roff_line("How each certificate was obtained, which renew repeats."))
+  add(".TP")
+  add("\\fI/etc/letsencrypt/renewal/.NAME.lock\\fR, \\fI/etc/letsencrypt/archive/NAME/.deploy-pending\\fR")
+  add(roff_line("Ours, invisible to Certbot: the lock renew holds while it renews NAME (not empty while a "
+    .. "run has work to finish there), and the version whose deploy hooks have not run yet."))
+  add(".TP")
+  add("\\fI/etc/letsencrypt/.certbot.lock\\fR, \\fI/var/lib/letsencrypt/.certbot.lock\\fR, "
+    .. "\\fI/var/log/letsencrypt/.certbot.lock\\fR")
+  add(roff_line("fcntl locks, the same files Certbot locks: the two never run at once."))
   add(".SH EXIT STATUS")
   add(roff_line("0 on success, 1 when an operation failed (for renew: when any renewal "
     .. "failed), 2 for a mistake on the command line or in a cli.ini file."))
