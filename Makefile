@@ -34,6 +34,8 @@ help:
 	@echo "make fuzz       libFuzzer targets (spec/fuzz/), FUZZ_TIME=$(FUZZ_TIME) s each"
 	@echo "make fuzz-short the same, FUZZ_SHORT_TIME=$(FUZZ_SHORT_TIME) s each (CI)"
 	@echo "make valgrind   certonly and a no-op renew of 100 lineages under valgrind"
+	@echo "make test-faults the long crash, disk and signal sweeps; writes docs/reliability.md"
+	@echo "make test-nonce the Pebble specs with 20% of nonces rejected (TESTPLAN D2)"
 	@echo "make lint       luacheck over lua/, plugins/, spec/"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
 	@echo "make rock       luarocks make (Lua 5.4) from rocks/certbot-scm-1.rockspec"
@@ -188,6 +190,11 @@ clean:
 # The long fault sweeps (TESTPLAN A, B; spec/integration/sweeps_spec.lua,
 # tagged #faults) and the lock/permission cases, then docs/reliability.md
 # from the results they append to $(B)/faults-results.jsonl.
+# TESTPLAN D2: every Pebble-based spec with a fifth of the nonces rejected.
+.PHONY: test-nonce
+test-nonce: all
+	CERTBOT_SPEC_NONCEREJECT=20 CERTBOT_BUILD=$(B) busted --lua=$(LUA) spec/integration
+
 .PHONY: test-faults
 test-faults: all
 	rm -f $(B)/faults-results.jsonl

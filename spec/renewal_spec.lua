@@ -208,5 +208,13 @@ describe("renewal", function()
         { renewal.check(config(), { conf = assert(confobj.parse("version = 1\n")),
           conf_path = "/etc/le/renewal/a.conf" }) })
     end)
+
+    it("refuses a plugin that is not installed, unless plugins were chosen on the command line", function()
+      local l = lineage("authenticator = standalone\ninstaller = nosuchinstaller\n")
+      assert.same({ nil, "/etc/le/renewal/a.conf: installer 'nosuchinstaller' is not an installed plugin" },
+        { renewal.check(config(), l) })
+      assert.is_true(renewal.check(config("--standalone", "--installer", "null"), l))
+      assert.is_true(renewal.check(config(), lineage("authenticator = standalone\ninstaller = nginx\n")))
+    end)
   end)
 end)

@@ -233,11 +233,15 @@ local function restore(config, lineage, set)
     local k = PLUGIN_KEYS[j]
     local v = keys[k]
     if type(v) == "string" and v ~= "None" and v ~= "" then
-      local bad = not good_plugin_name(v)
+      -- a name that is no plugin here fails the lineage before anything
+      -- is ordered (Certbot picks its plugins first, too)
+      local bad = not good_plugin_name(v) and ("%s: invalid %s '%s'"):format(where, k, v)
+        or not require("certbot.plugins").origin(v)
+          and ("%s: %s '%s' is not an installed plugin"):format(where, k, v)
       if bad or set then
         if chose == nil then chose = user_chose(config, selector_options) end
         if not chose then
-          if bad then return nil, ("%s: invalid %s '%s'"):format(where, k, v) end
+          if bad then return nil, bad end
           config:set(k, v, "renewal", where)
         end
       end

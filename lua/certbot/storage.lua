@@ -577,6 +577,22 @@ function Lineage:read(kind, version)
   return self.backend:read_archive(self.name, kind, version or self:version())
 end
 
+-- A live link naming something other than a PEM of archive/NAME (made by
+-- hand, pointing elsewhere): -> its path, its target | nil.  A lineage
+-- with one is broken, not repaired: following it would read, and a
+-- renewal would write, beside files that are not this lineage's.  Missing
+-- links and links to another version of archive/NAME are recover's to
+-- repair.
+function Lineage:foreign_link()
+  local rel = "../../archive/" .. self.name .. "/"
+  for _, k in ipairs(M.KINDS) do
+    local path = self.paths[k]
+    local target = sys.readlink(path)
+    if target and not link_version(self.backend, self.name, rel, k, target) then return path, target end
+  end
+  return nil
+end
+
 -- The live version, if all four links agree and point at a complete set.
 function Lineage:consistent_version()
   local v = self.backend:live_versions(self.name, self.paths)

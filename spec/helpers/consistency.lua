@@ -253,8 +253,12 @@ function M.report(path)
     .. "in spec/integration/locks_perms_spec.lua; their result is the busted run's.\n\n"
   out[#out + 1] = "## Not applicable, covered elsewhere, or not yet covered\n\n"
   for _, c in ipairs(M.NOT_HERE) do out[#out + 1] = "- **" .. c[1] .. "**: " .. c[2] .. "\n" end
-  out[#out + 1] = "\nGroups D, E, F, G, I, J and K are outside this suite (faults_spec, the fuzz and sanitizer "
-    .. "targets, and the unit specs).\n"
+  out[#out + 1] = "\n## Groups D-K: where each case is tested\n\n"
+    .. "Plain pass/fail specs, run by `make check` (those tagged #faults by `make test-faults`); "
+    .. "spec/helpers/testplan_map.lua holds this list.\n\n"
+  for _, c in ipairs(require("spec.helpers.testplan_map")) do
+    out[#out + 1] = "- **" .. c[1] .. "**: " .. c[2] .. "\n"
+  end
   return table.concat(out)
 end
 

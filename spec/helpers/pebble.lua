@@ -103,6 +103,10 @@ local function start(opts)
       "-dns01", "127.0.0.1:" .. ports.dns,
       "-management", "127.0.0.1:" .. ports.challtestsrv }, { log = srv.challtestsrv_log_path })
     local env = { PEBBLE_VA_NOSLEEP = "1" }
+    -- `make test-nonce` (TESTPLAN D2): the whole suite with this share of
+    -- nonces rejected; a spec's own setting wins
+    local nr = os.getenv("CERTBOT_SPEC_NONCEREJECT")
+    if nr and nr ~= "" then env.PEBBLE_WFE_NONCEREJECT = nr end
     for k, v in pairs(opts.env or {}) do env[k] = v end
     pids.pebble = proc.spawn({ "pebble", "-strict", "-config", dir .. "/pebble-config.json",
       -- opts.dnsserver ("127.0.0.1:PORT", e.g. a BIND of spec/helpers/bind.lua)

@@ -384,6 +384,11 @@ local function load_checked(ctx, run, i, name, conf_path, lk)
     local ok, aerr = renewal.check(ctx.config, lineage)
     if not ok then lineage, lerr = nil, aerr end
   end
+  if lineage then
+    local link, target = lineage:foreign_link()
+    if link then lineage, lerr = nil, ("%s points outside %s: %s"):format(link,
+      ctx.backend:archive_dir(name), target) end
+  end
   if not lineage then
     display.warn(("Renewal configuration file %s is broken.\nThe error was: %s\nSkipping.")
       :format(conf_path, tostring(lerr)))
