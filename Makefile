@@ -190,6 +190,14 @@ clean:
 # The long fault sweeps (TESTPLAN A, B; spec/integration/sweeps_spec.lua,
 # tagged #faults) and the lock/permission cases, then docs/reliability.md
 # from the results they append to $(B)/faults-results.jsonl.
+# The seconds each spec file takes alone, which spec/shard.lua balances
+# the parallel shards of spec/run.sh by.
+.PHONY: spec-timings
+spec-timings: all
+	for f in $$(find spec -name '*_spec.lua' | sort); do s=$$(date +%s); \
+	  CERTBOT_BUILD=$(B) busted --lua=$(LUA) $$f >/dev/null 2>&1; \
+	  echo "$$(($$(date +%s) - s)) $$f"; done > spec/timings.txt
+
 # TESTPLAN D2: every Pebble-based spec with a fifth of the nonces rejected.
 .PHONY: test-nonce
 test-nonce: all
