@@ -106,6 +106,46 @@ describe("installer", function()
     assert.equal("rollback 2", inst.calls[#inst.calls - 2])
   end)
 
+  it("marks the change while it runs, and the next run undoes all of a killed one before its own", function()
+    config.redirect = true
+    local inst = file_installer(config, path)
+    local seen
+    local deploy = inst.deploy_cert
+    inst.deploy_cert = function(...)
+      seen = sys.read_file(config.work_dir .. "/CHANGE_IN_PROGRESS")
+      return deploy(...)
+    end
+    installer.deploy(config, paths, { "a.example" }, { inst = inst, enhance = true })
+    assert.is_truthy(seen, "no change marker while deploying")
+    assert.is_nil(sys.lstat(config.work_dir .. "/CHANGE_IN_PROGRESS"))
+    local done = sys.read_file(path)
+    assert.equal(2, #reverter.new(config):checkpoints())
+
+    -- a run killed between its two checkpoints (its reverter is another
+    -- process's: a module copy with markers of its own)
+    local saved = package.loaded["certbot.reverter"]
+    package.loaded["certbot.reverter"] = nil
+    local killed = require("certbot.reverter").new(config)
+    package.loaded["certbot.reverter"] = saved
+    assert(killed:begin_change())
+    assert(killed:add_to_checkpoint({ path }, "deploy"))
+    assert(sys.write_atomic(path, done .. "cert b.example /x/fullchain.pem\n", 420))
+    assert(killed:finalize_checkpoint("Deployed ACME certificate"))
+    assert(killed:add_to_checkpoint({ path }, "enhance"))
+    assert(sys.write_atomic(path, done .. "cert b.example /x/fullchain.pem\nredirect b.example nil\n", 420))
+    assert.equal(3, #reverter.new(config):checkpoints())
+
+    -- the next run: the killed change is gone, the earlier one stays
+    config.redirect = false
+    inst = file_installer(config, path)
+    installer.deploy(config, paths, { "c.example" }, { inst = inst, enhance = true })
+    assert.equal("recovery", inst.calls[1])
+    assert.equal(done .. "cert c.example /x/fullchain.pem\n", sys.read_file(path))
+    assert.equal(3, #reverter.new(config):checkpoints())
+    assert.is_nil(sys.lstat(config.work_dir .. "/CHANGE_IN_PROGRESS"))
+    assert.is_nil(sys.lstat(config.work_dir .. "/IN_PROGRESS"))
+  end)
+
   it("a failing deploy_cert undoes the unsaved change", function()
     local inst = file_installer(config, path)
     inst.deploy_cert = function(_, domain)

@@ -444,6 +444,62 @@ describe("nginx plugin with a real nginx", function()
     assert.equal(0, code, out)
     assert(same_snapshot(before, ng:snapshot()))
   end)
+
+  it("undoes all of a killed install, its finalized checkpoints included; rollback counts those", function()
+    local p = make_cert(dir, "a", { "a.example" })
+    local function child(body)
+      return nginx.sh(("lua5.4 -e %s"):format(q(table.concat({
+        ("package.cpath=%q..package.cpath"):format((os.getenv("CERTBOT_BUILD") or "build") .. "/lib/?.so;"),
+        "dofile('spec/helpers/init.lua')",
+        ("local cfg = { nginx_server_root = %q, nginx_ctl = %q, nginx_sleep_seconds = 0, "
+          .. "work_dir = %q, config_dir = %q, http01_port = %d, https_port = %d }")
+          :format(ng.root, nginx.NGINX, dir .. "/work", dir .. "/config", ng.http, ng.https),
+        ("local P = { cert = %q, chain = %q, fullchain = %q, privkey = %q }"):format(p.cert, p.chain,
+          p.fullchain, p.privkey),
+        "local inst = require('certbot.plugins.nginx').new(cfg)",
+        "local rv = require('certbot.reverter').new(cfg)",
+        body,
+      }, "\n"))))
+    end
+    -- a finished install
+    local code, out = child("assert(rv:begin_change()) assert(inst:deploy_cert('a.example', P)) "
+      .. "assert(inst:save('Deployed ACME certificate')) assert(rv:end_change())")
+    assert.equal(0, code, out)
+    local deployed = ng:snapshot()
+    assert.is_false(same_snapshot(before, deployed))
+    -- an install killed after its redirect checkpoint, with its HSTS change
+    -- written but not finalized and a temp file of an interrupted write
+    local killed = "assert(rv:begin_change()) assert(inst:enhance('a.example', 'redirect')) "
+      .. "assert(inst:save('Redirect')) "
+      .. "assert(inst:enhance('a.example', 'ensure-http-header', 'Strict-Transport-Security')) "
+      .. "assert(inst:save()) "
+      .. ("local f = io.open(%q, 'w') f:write('half') f:close() "):format(ng.root
+        .. "/sites-available/.a.example.0123456789ab.tmp")
+      .. "os.exit(0)"
+    code, out = child(killed)
+    assert.equal(0, code, out)
+    assert.is_false(same_snapshot(deployed, ng:snapshot()))
+    -- the next run puts back the finished install, byte for byte
+    code, out = child("assert(inst:prepare())")
+    assert.equal(0, code, out)
+    local same, which = same_snapshot(deployed, ng:snapshot())
+    assert(same, which)
+    code, out = ng:test()
+    assert.equal(0, code, out)
+    assert.is_nil(sys.lstat(dir .. "/work/CHANGE_IN_PROGRESS"))
+    -- killed again; `rollback 1` undoes the killed run (its checkpoint was
+    -- the newest) and keeps the finished install
+    code, out = child(killed)
+    assert.equal(0, code, out)
+    code, out = child("assert(inst:rollback(1))")
+    assert.equal(0, code, out)
+    same, which = same_snapshot(deployed, ng:snapshot())
+    assert(same, which)
+    code, out = child("assert(inst:rollback(1))")
+    assert.equal(0, code, out)
+    same, which = same_snapshot(before, ng:snapshot())
+    assert(same, which)
+  end)
 end)
 
 describe("nginx plugin on Debian's layout (nginx -t only: it listens on port 80)", function()

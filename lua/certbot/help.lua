@@ -372,6 +372,10 @@ function M.manpage()
   add("\\fI/etc/letsencrypt/.certbot.lock\\fR, \\fI/var/lib/letsencrypt/.certbot.lock\\fR, "
     .. "\\fI/var/log/letsencrypt/.certbot.lock\\fR")
   add(roff_line("fcntl locks, the same files Certbot locks: the two never run at once."))
+  add(".TP")
+  add("\\fI/var/lib/letsencrypt/CHANGE_IN_PROGRESS\\fR, \\fI/var/lib/letsencrypt/.change.lock\\fR")
+  add(roff_line("Ours: a web server configuration change under way, and the lock its run holds. The next "
+    .. "run undoes the whole change of a run that was killed, the checkpoints it saved included."))
   add(".SH EXIT STATUS")
   add(roff_line("0 on success, 1 when an operation failed (for renew: when any renewal "
     .. "failed), 2 for a mistake on the command line or in a cli.ini file."))

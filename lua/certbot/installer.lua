@@ -124,19 +124,44 @@ M.CHOICES = {
   { label = "OCSP stapling (--staple-ocsp)", dest = "staple" },
 }
 
--- Run fn(); on failure put the server back as it was before `mark`
--- checkpoints existed, and fail with fn's message.
+-- Run fn(); on failure put the server back as it was before fn's
+-- checkpoints existed, and fail with fn's message.  First an unfinished
+-- change a killed run left is undone (the installer's recovery, which also
+-- drops what it parsed), then the change is marked as in progress
+-- (reverter begin_change): killed anywhere in fn, the next run's recovery
+-- undoes all of it, the checkpoints fn finalized included, not only the
+-- last unsaved part.
 local function guarded(config, inst, fn)
   local rv = reverter.new(config)
+  if rv:unfinished() then
+    local rok0, rerr0 = inst:recovery()
+    if not rok0 then
+      fail("Unable to undo the changes of an unfinished run: " .. first_line(rerr0)
+        .. ". Check the server's configuration now (certbot rollback, certbot config_changes).")
+    end
+  end
   local before = #rv:checkpoints()
-  local ok, err = pcall(fn)
-  if ok then return true end
+  local ok, err = pcall(function()
+    local bok, berr = rv:begin_change()
+    if not bok then error("Unable to record the change: " .. first_line(berr), 0) end
+    fn()
+  end)
+  if ok then
+    local eok, eerr = rv:end_change()
+    if not eok then log.warning("installer: %s", tostring(eerr)) end
+    return true
+  end
   local interrupt = type(err) == "table" and err.interrupted and err
   if errors.is(err) then err = err.message end
   log.error("installing failed: %s", tostring(err))
   local rok, rerr = inst:recovery()
   local made = #rv:checkpoints() - before
   if rok and made > 0 then rok, rerr = inst:rollback(made) end
+  -- undone: the change is over; not undone, the next run tries again
+  if rok then
+    local eok, eerr = rv:end_change()
+    if not eok then log.warning("installer: %s", tostring(eerr)) end
+  end
   if rok then rok, rerr = inst:config_test() end
   if rok then rok, rerr = inst:restart() end
   if interrupt then error(interrupt, 0) end

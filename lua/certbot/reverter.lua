@@ -14,6 +14,30 @@
 -- and notes).  MODES (ours; Certbot ignores it) keeps each original's mode,
 -- owner and group, which the copies (0600 in 0700 dirs) do not.
 --
+-- A run killed half-way (kill -9, a crash, power loss) must not leave the
+-- configuration half changed.  Its unsaved changes are in IN_PROGRESS and
+-- temp_checkpoint, which recovery_routine() undoes.  A run that makes more
+-- than one checkpoint (a deployed certificate, then the enhancements) also
+-- writes <work>/CHANGE_IN_PROGRESS (ours) before its first change:
+-- begin_change() records there the newest finalized checkpoint, and
+-- end_change() removes the file once the run is done or has undone its
+-- changes.  When the next run's recovery_routine() finds the file of a
+-- run that is gone, it also rolls back every checkpoint finalized after
+-- the one recorded: the configuration is back to what it was before the
+-- killed run, never between two of its checkpoints.
+--
+-- begin_change() also takes an fcntl lock on <work>/.change.lock until
+-- end_change(): a marker whose lock is free is a dead run's, and while a
+-- live run holds it, another run's recovery leaves its changes alone and
+-- its begin_change() fails ("Another instance ...").
+--
+-- Every step is safe to be killed and run again: a checkpoint is renamed
+-- out of the way (<dir>.removing) once its files are back, before it is
+-- deleted, so a half-deleted checkpoint is never taken for a whole one;
+-- and the temp files sys.write_atomic leaves when it is killed
+-- (".<name>.<hex>.tmp" beside the file) are removed for every file a
+-- checkpoint names.
+--
 -- Every method returns true | nil, err.
 
 local core = require("certbot.core")
@@ -28,6 +52,20 @@ R.__index = R
 
 local DIR_MODE, COPY_MODE = 448, 384 -- 0700, 0600
 
+local MARK = "CHANGE_IN_PROGRESS"
+local LOCK = ".change.lock"
+local TRASH = ".removing"
+
+-- The change markers this process wrote (path -> its token): a marker of
+-- our own is a change still going on here, not one a killed run left.
+local own = {}
+-- The change lock (<work>/.change.lock, fcntl) this process holds, by
+-- marker path: held from begin_change() to end_change(), so a marker
+-- whose lock is free belongs to a run that is gone.  (fcntl locks belong
+-- to the process, and closing any descriptor of the file drops them: the
+-- file is opened only through here, never twice.)
+local held = {}
+
 function M.new(config)
   local work = assert(config.work_dir, "reverter: no work_dir")
   return setmetatable({
@@ -35,6 +73,8 @@ function M.new(config)
     backups = work .. "/backups",
     in_progress = work .. "/IN_PROGRESS",
     temp = work .. "/temp_checkpoint",
+    mark = work .. "/" .. MARK,
+    lock_path = work .. "/" .. LOCK,
   }, R)
 end
 
@@ -75,6 +115,52 @@ local function rm_rf(path)
     return sys.rmdir(path)
   end
   return sys.unlink(path)
+end
+
+-- Remove a checkpoint dir: first renamed to <dir>.removing (durably: the
+-- rename syncs the parent), then deleted.  Killed in between, what is
+-- left is never read as a checkpoint, and sweep_trash() deletes it.
+local function remove_checkpoint(cp)
+  local trash = cp .. TRASH
+  local ok, err = rm_rf(trash)
+  if ok then ok, err = sys.rename(cp, trash) end
+  if ok then ok, err = rm_rf(trash) end
+  if not ok then return nil, "checkpoint: " .. tostring(err) end
+  return true
+end
+
+-- Leftovers of a killed run in the work dir: half-deleted checkpoints,
+-- and sys.write_atomic temp files of the marker.
+local function sweep_trash(self)
+  for _, dir in ipairs({ self.work, self.backups }) do
+    for _, n in ipairs(sys.listdir(dir) or {}) do
+      if n:sub(-#TRASH) == TRASH then
+        rm_rf(dir .. "/" .. n)
+      elseif dir == self.work and n:match("^%." .. MARK .. "[.]") then
+        sys.unlink(dir .. "/" .. n)
+      end
+    end
+  end
+end
+
+-- The temp files sys.write_atomic leaves beside path when it is killed
+-- between creating and renaming one (".<base>.<12 hex>.tmp").
+local function remove_temps(paths)
+  local listed = {}
+  for _, path in ipairs(paths) do
+    local dir, base = path:match("^(.*)/([^/]+)$")
+    if dir then
+      if dir == "" then dir = "/" end
+      listed[dir] = listed[dir] or sys.listdir(dir) or {}
+      local pat = "^%." .. base:gsub("%p", "%%%0") .. "%.%x+%.tmp$"
+      for _, n in ipairs(listed[dir]) do
+        if n:match(pat) then
+          local ok = sys.unlink((dir == "/" and "" or dir) .. "/" .. n)
+          if ok then log.info("reverter: removed %s/%s, left by an interrupted write", dir, n) end
+        end
+      end
+    end
+  end
 end
 
 -- Copy each of paths not yet in the checkpoint dir cp into it.
@@ -157,7 +243,12 @@ local function recover(cp)
     local mode, uid, gid, path = line:match("^(%d+) (%d+) (%d+) (.+)$")
     if mode then modes[path] = { tonumber(mode, 8), tonumber(uid), tonumber(gid) } end
   end
-  for i, path in ipairs(read_lines(cp .. "/FILEPATHS")) do
+  local filepaths, new_files = read_lines(cp .. "/FILEPATHS"), read_lines(cp .. "/NEW_FILES")
+  local all = {}
+  for _, p in ipairs(filepaths) do all[#all + 1] = p end
+  for _, p in ipairs(new_files) do all[#all + 1] = p end
+  remove_temps(all)
+  for i, path in ipairs(filepaths) do
     local copy = ("%s/%s_%d"):format(cp, basename(path), i - 1)
     local data, err = sys.read_file(copy)
     if not data then return nil, ("unable to restore %s: %s"):format(path, err) end
@@ -171,14 +262,14 @@ local function recover(cp)
     if m[2] and sys.getuid() == 0 then sys.chown(path, m[2], m[3]) end
     log.info("reverter: restored %s", path)
   end
-  for _, path in ipairs(read_lines(cp .. "/NEW_FILES")) do
+  for _, path in ipairs(new_files) do
     if sys.lstat(path) then
       local ok, err = sys.unlink(path)
       if not ok then return nil, ("unable to remove %s: %s"):format(path, err) end
       log.info("reverter: removed %s", path)
     end
   end
-  return rm_rf(cp)
+  return remove_checkpoint(cp)
 end
 
 function R:revert_temporary_config()
@@ -208,7 +299,11 @@ function R:finalize_checkpoint(title)
   end
   if ok then ok, err = ensure_dir(self.backups) end
   if not ok then return nil, "checkpoint: " .. err end
+  -- named after every other one, even if the clock went back: "newest"
+  -- is the last by name
   local t = sys.time()
+  local list = self:checkpoints()
+  if #list > 0 then t = math.max(t, tonumber(list[#list]) + 0.000001) end
   for _ = 1, 100 do
     local name = ("%.6f"):format(t)
     local dest = self.backups .. "/" .. name
@@ -229,6 +324,7 @@ function R:rollback_checkpoints(n)
   if math.type(n) ~= "integer" or n < 0 then
     return nil, ("Rollback argument must be a positive integer, not %s"):format(tostring(n))
   end
+  sweep_trash(self)
   local list = self:checkpoints()
   if #list == 0 then
     return true, "none"
@@ -242,12 +338,110 @@ function R:rollback_checkpoints(n)
   return true
 end
 
+local function busy_message(path)
+  return ("Another instance of Certbot is changing the server configuration (%s is locked)."):format(path)
+end
+
+-- begin_change(): a run is about to change the configuration (see the
+-- top of this file): take the change lock, undo an unfinished change a
+-- killed run left, record the newest checkpoint.  Nested calls in one
+-- process are one change.
+function R:begin_change()
+  if own[self.mark] then return true end
+  local ok, err = ensure_dir(self.work)
+  if not ok then return nil, "checkpoint: " .. err end
+  if not held[self.mark] then
+    local lk, lerr, why = sys.lock(self.lock_path)
+    if not lk then return nil, why == "busy" and busy_message(self.lock_path) or ("checkpoint: " .. lerr) end
+    held[self.mark] = lk
+  end
+  if sys.lstat(self.mark) then
+    ok, err = self:recovery_routine()
+    if not ok then return nil, "Unable to undo the changes of an unfinished run: " .. err end
+  end
+  local list = self:checkpoints()
+  local token = ("%d %.6f"):format(sys.getpid(), sys.time())
+  ok, err = sys.write_atomic(self.mark, (list[#list] or "") .. "\n" .. token .. "\n", COPY_MODE)
+  if not ok then
+    held[self.mark]:unlock()
+    held[self.mark] = nil
+    return nil, "checkpoint: " .. err
+  end
+  own[self.mark] = token
+  return true
+end
+
+-- end_change(): the run's change is complete, or undone.  The marker is
+-- renamed away first (the rename is synced), so it cannot come back after
+-- a crash and have a finished change rolled back; then the lock goes.
+function R:end_change()
+  if not own[self.mark] then return true end
+  own[self.mark] = nil
+  local ok, err = true, nil
+  if sys.lstat(self.mark) then
+    ok, err = sys.rename(self.mark, self.mark .. TRASH)
+    if ok then ok, err = sys.unlink(self.mark .. TRASH) end
+  end
+  if held[self.mark] then
+    held[self.mark]:unlock()
+    held[self.mark] = nil
+  end
+  if not ok then return nil, "checkpoint: " .. tostring(err) end
+  return true
+end
+
+-- unfinished() -> true when recovery_routine() may have something to
+-- undo: a temporary or unsaved change, or the change marker of another run.
+function R:unfinished()
+  if sys.lstat(self.temp) or sys.lstat(self.in_progress) then return true end
+  return sys.lstat(self.mark) ~= nil and not own[self.mark]
+end
+
+-- The rest of recovery_routine(), with the change lock held.
+local function recover_change(self)
+  local ok, err = recover(self.in_progress)
+  if not ok then return nil, err end
+  if own[self.mark] then return true end
+  local text = sys.read_file(self.mark)
+  if not text then return true end
+  local base = tonumber(text:match("^([^\n]*)")) or -math.huge
+  local list = self:checkpoints()
+  for i = #list, 1, -1 do
+    if tonumber(list[i]) > base then
+      ok, err = recover(self.backups .. "/" .. list[i])
+      if not ok then
+        return nil, ("Unable to roll back checkpoint %s of an unfinished run: %s"):format(list[i], err)
+      end
+      log.info("reverter: rolled back checkpoint %s of an unfinished run", list[i])
+    end
+  end
+  ok, err = sys.rename(self.mark, self.mark .. TRASH)
+  if ok then ok, err = sys.unlink(self.mark .. TRASH) end
+  if not ok then return nil, "checkpoint: " .. tostring(err) end
+  return true
+end
+
 -- recovery_routine(): undo the temporary change and every change not yet
--- finalized (a run that failed half-way).
+-- finalized (a run that failed half-way); and when a killed run left its
+-- CHANGE_IN_PROGRESS, the checkpoints it finalized as well.  While another
+-- live run holds the change lock, its unsaved change and marker are its
+-- own and stay.
 function R:recovery_routine()
+  sweep_trash(self)
   local ok, err = recover(self.temp)
   if not ok then return nil, err end
-  return recover(self.in_progress)
+  if held[self.mark] or not sys.lstat(self.work) then return recover_change(self) end
+  local lk, lerr, why = sys.lock(self.lock_path)
+  if not lk then
+    if why == "busy" then
+      log.info("reverter: %s", busy_message(self.lock_path))
+      return true
+    end
+    return nil, "checkpoint: " .. lerr
+  end
+  ok, err = recover_change(self)
+  lk:unlock()
+  return ok, err
 end
 
 -- view_config_changes() -> { {name=, time=, title=, notes=, files=, new_files=} ... }

@@ -757,18 +757,35 @@ end
 
 -- rollback(n) and recovery() need no parsed configuration: they also
 -- repair one nginx cannot read.
-function Inst:rollback(n)
-  local ok, err = self:lock()
-  if not ok then return nil, err end
-  self:forget()
-  return self:reverter():rollback_checkpoints(n)
-end
-
+--
+-- recovery(): undo what an unfinished run left (unsaved and temporary
+-- changes; a killed run's checkpoints, see lua/certbot/reverter.lua).
 function Inst:recovery()
   local ok, err = self:lock()
   if not ok then return nil, err end
   self:forget()
-  return self:reverter():recovery_routine()
+  ok, err = self:reverter():recovery_routine()
+  if not ok then return nil, err end
+  if self.config.work_dir then recovered[self.config.work_dir] = true end
+  return true
+end
+
+-- rollback(n): the n newest checkpoints.  A killed run's unfinished change
+-- is undone first, as at the start of any run; the checkpoints of it that
+-- this rolls back count towards n (they were the newest).
+function Inst:rollback(n)
+  local ok, err = self:lock()
+  if not ok then return nil, err end
+  self:forget()
+  local rv = self:reverter()
+  local work = self.config.work_dir
+  if work and not recovered[work] then
+    local before = #rv:checkpoints()
+    ok, err = self:recovery()
+    if not ok then return nil, "Unable to undo the changes of an unfinished run: " .. err end
+    if math.type(n) == "integer" and n > 0 then n = math.max(0, n - (before - #rv:checkpoints())) end
+  end
+  return rv:rollback_checkpoints(n)
 end
 
 function Inst:config_test()

@@ -6,6 +6,8 @@
 --   ng:get("a.example", "/x"[, "https"]) -> status, headers, body   (curl)
 --   ng:served_cert("a.example") -> PEM of the certificate the HTTPS port serves
 --   ng:snapshot() -> { [relative path] = contents | "-> target" } of the configuration
+--   ng:restore(snap)      put the configuration back to a snapshot
+--   nginx.diff(a, b) -> nil | "changed: <path>" (first difference of two snapshots)
 --   ng:test() -> exit code, output of nginx -t
 --   ng:args() -> the certbot flags that point the nginx plugin at this root
 --   ng:stop(); ng:cleanup()
@@ -239,6 +241,56 @@ function N:snapshot()
   end
   walk(self.root, "")
   return out
+end
+
+-- Put the configuration back to a snapshot: files and links it names get
+-- its contents and targets, files and links it does not name go (a fault
+-- sweep's reset between points).  Runtime files are left alone.
+function N:restore(snap)
+  local function walk(dir, rel)
+    for _, name in ipairs(sys.listdir(dir) or {}) do
+      local r = rel == "" and name or (rel .. "/" .. name)
+      if not (rel == "" and RUNTIME[name]) then
+        local p = dir .. "/" .. name
+        local st = sys.lstat(p)
+        if st.type == "directory" then
+          walk(p, r)
+        elseif snap[r] == nil then
+          assert(os.remove(p))
+        end
+      end
+    end
+  end
+  walk(self.root, "")
+  for r, v in pairs(snap) do
+    local p = self.root .. "/" .. r
+    local target = v:match("^%-> (.*)$")
+    if target then
+      if sys.readlink(p) ~= target then
+        os.remove(p)
+        assert(os.execute(("ln -s %s %s"):format(q(target), q(p))))
+      end
+    elseif proc.read(p) ~= v then
+      local st = sys.lstat(p)
+      if st and st.type == "link" then os.remove(p) end
+      assert(sys.mkdir(p:match("^(.*)/[^/]*$"), 493, true))
+      write(p, v)
+    end
+  end
+end
+
+-- Compare two snapshots: nil when equal, else what differs first.
+function M.diff(a, b)
+  local keys = {}
+  for k in pairs(a) do keys[#keys + 1] = k end
+  for k in pairs(b) do if a[k] == nil then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if a[k] == nil then return "new: " .. k end
+    if b[k] == nil then return "missing: " .. k end
+    if a[k] ~= b[k] then return "changed: " .. k end
+  end
+  return nil
 end
 
 function N:read(rel) return proc.read(self.root .. "/" .. rel) end

@@ -15,8 +15,11 @@ function M.run(config)
   local n = config.checkpoints or 1
   installer.select(config, "Which installer would you like to use to rollback?")
   obtain.context(config)
-  local have = #reverter.new(config):checkpoints()
-  if have == 0 or n == 0 then
+  local rv = reverter.new(config)
+  local have = #rv:checkpoints()
+  -- (a killed run's unfinished change is still undone: the installer's
+  -- rollback recovers it first)
+  if (have == 0 or n == 0) and not rv:unfinished() then
     display.notify("Certbot hasn't modified your configuration, so rollback isn't available.")
     return 0
   end
