@@ -41,6 +41,23 @@ describe("core.sys #core", function()
     assert.matches("nope: No such file", rerr, 1, true)
   end)
 
+  it("swaps several links of one directory together, or none when one cannot be made", function()
+    assert(sys.symlink_swap("old-a", dir .. "/a"))
+    assert(sys.symlink_swap("old-b", dir .. "/b"))
+    assert.is_true(sys.symlinks_swap({ { "new-a", dir .. "/a" }, { "new-b", dir .. "/b" } }))
+    assert.equal("new-a", sys.readlink(dir .. "/a"))
+    assert.equal("new-b", sys.readlink(dir .. "/b"))
+    -- the second link's directory is missing: nothing moves, nothing is left
+    local ok, err = sys.symlinks_swap({ { "x", dir .. "/a" }, { "y", dir .. "/nodir/b" } })
+    assert.is_nil(ok)
+    assert.matches("nodir/b: No such file or directory", err, 1, true)
+    assert.equal("new-a", sys.readlink(dir .. "/a"))
+    local left = sys.listdir(dir)
+    table.sort(left)
+    assert.same({ "a", "b" }, left)
+    assert.has_error(function() sys.symlinks_swap({ { "x" } }) end)
+  end)
+
   it("keeps a flag in a file it writes in place, never following a link", function()
     local f = dir .. "/.x.lock"
     assert.is_true(sys.flag(f, false)) -- off: a missing file stays missing

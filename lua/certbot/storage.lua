@@ -213,13 +213,19 @@ end
 
 -- Point all four live links at version (relative targets, each swapped by
 -- rename so a link is never missing).
+-- The four links move together (sys.symlinks_swap: made first, renamed
+-- back to back, one directory sync): a reader sees two versions only
+-- for the few microseconds of four renames, and a run killed in them
+-- leaves them mixed for recover to finish.
+-- (The pairs a web server loads together, fullchain + privkey and
+-- privkey + cert, are renamed one right after the other.)
+local SWAP_ORDER = { "fullchain", "privkey", "cert", "chain" }
 local function link_live(self, name, version)
-  for _, k in ipairs(M.KINDS) do
-    local ok, err = sys.symlink_swap(("../../archive/%s/%s%d.pem"):format(name, k, version),
-      self:_p("live", name, k .. ".pem"))
-    if not ok then return nil, err end
+  local set = {}
+  for i, k in ipairs(SWAP_ORDER) do
+    set[i] = { ("../../archive/%s/%s%d.pem"):format(name, k, version), self:_p("live", name, k .. ".pem") }
   end
-  return true
+  return sys.symlinks_swap(set)
 end
 
 function FS:link_live(name, version) return hold(link_live, self, name, version) end

@@ -165,11 +165,19 @@ M.NOT_HERE = {
   { "A1 (absent)", "A first issuance killed before its renewal conf is written leaves archive/L with an "
     .. "`.incomplete` marker (\"uncommitted\"); `certificates` and `renew` ignore it and the next certonly "
     .. "removes it and reuses the name (storage.lua's design). Counted as absent." },
-  { "A5", "Not yet covered: nginx serving live/L with a reload hook during the A2 sweep." },
-  { "A7", "Not yet covered: kill sweep over the nginx installer." },
+  { "A5", "Row A5, with one exception counted, not failed: fullchain.pem and privkey.pem are separate "
+    .. "symlinks, so `nginx -t` could refuse the pair (\"key values mismatch\") in the microseconds in which "
+    .. "a renew renames them (sys.symlinks_swap renames the four back to back, the pair next to each other; "
+    .. "when each rename had its own directory fsync, the sweep saw 7 such refusals in the loop and 3 after "
+    .. "kills) and, after a kill between two renames, until the recovery run. The running nginx keeps serving "
+    .. "what it loaded; every handshake showed a key in archive/L. Swapping the whole live/L directory "
+    .. "at once (renameat2 RENAME_EXCHANGE) would close the window, but would change live/L's inode at "
+    .. "every renewal, breaking inotify watches and bind mounts of it that work with Certbot." },
+  { "A7", "Recovery point: every run that prepares the nginx plugin, and every installer change, first "
+    .. "undoes a killed run's unfinished change, the checkpoints it had saved included (reverter "
+    .. "CHANGE_IN_PROGRESS and .change.lock); the next run is certonly --nginx for a lineage not due." },
   { "B3, B4", "Plain pass/fail specs in spec/integration/locks_perms_spec.lua (read-only bind mounts in "
     .. "`unshare -m`); no row." },
-  { "B5", "Not yet covered: full disk during the nginx installer's save." },
   { "C1", "Also spec/integration/parallel_spec.lua (per-lineage locks between two renews)." },
   { "C3", "spec/integration/parallel_spec.lua: Debian's certbot excluded by ours and ours by it." },
   { "C5 (intervals)", "`certificates` takes exclusive fcntl locks, so held intervals cannot overlap by "
