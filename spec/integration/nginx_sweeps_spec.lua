@@ -93,7 +93,8 @@ describe("nginx crash and disk sweeps #faults #integration", function()
     -- Pebble validates http-01 on `http`: A5's standalone responder, then
     -- the installer cases' nginx.  No authorization reuse: every order
     -- validates again (through nginx's temporary challenge blocks).
-    srv = pebble.start({ env = { PEBBLE_AUTHZREUSE = "0" },
+    -- (no nonce rejected: a sweep replays the baseline run's system calls)
+    srv = pebble.start({ env = { PEBBLE_AUTHZREUSE = "0", PEBBLE_WFE_NONCEREJECT = "0" },
       ports = { auto = true, http01 = http, tlsalpn01 = p2 } })
     root = os.tmpname()
     write(root, srv.root_pem())
