@@ -65,6 +65,21 @@ local function read(path)
 end
 M.read = read
 
+-- Every file (anything not a directory) under dir, recursively, sorted.
+function M.files_under(dir)
+  local out = {}
+  local function walk(d)
+    for _, f in ipairs(sys.listdir(d) or {}) do
+      local p = d .. "/" .. f
+      local st = sys.lstat(p)
+      if st and st.type == "directory" then walk(p) elseif st then out[#out + 1] = p end
+    end
+  end
+  walk(dir)
+  table.sort(out)
+  return out
+end
+
 -- The process exists and is not a zombie.
 function M.alive(pid)
   local stat = read("/proc/" .. pid .. "/stat")

@@ -13,14 +13,7 @@
 --   st.kill_points(counts, cap) -> { {call, n}, ... } sampled
 local core = require("certbot.core")
 local sys, cproc = core.sys, core.proc
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("spec.helpers.proc").read
 
 local M = {}
 

@@ -22,19 +22,7 @@ local function gap(a, b) return b.t - a.t end
 
 local function exists(path) return sys.lstat(path) ~= nil end
 
--- Every regular file under dir (recursive).
-local function files_under(dir)
-  local out = {}
-  local function walk(d)
-    for _, f in ipairs(sys.listdir(d) or {}) do
-      local p = d .. "/" .. f
-      local st = sys.lstat(p)
-      if st and st.type == "directory" then walk(p) elseif st then out[#out + 1] = p end
-    end
-  end
-  walk(dir)
-  return out
-end
+local files_under = proc.files_under
 
 describe("server faults through the fault proxy #integration", function()
   local srv, fp, cb, p1

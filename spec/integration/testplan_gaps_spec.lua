@@ -60,20 +60,7 @@ local function make_due(cb, name)
   edit_conf(cb, name, "# renew_before_expiry = 30 days\n", "renew_before_expiry = 100 years\n")
 end
 
--- Every regular file under dir.
-local function files_under(dir)
-  local out = {}
-  local function walk(d)
-    for _, f in ipairs(sys.listdir(d) or {}) do
-      local p = d .. "/" .. f
-      local s = sys.lstat(p)
-      if s and s.type == "directory" then walk(p) elseif s then out[#out + 1] = p end
-    end
-  end
-  walk(dir)
-  table.sort(out)
-  return out
-end
+local files_under = proc.files_under
 
 local function write(path, text, mode)
   assert(sys.write_atomic(path, text, mode or 420))
